@@ -1,0 +1,56 @@
+# Presence Heartbeat — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-embedded test-scaled test-long lint format bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+# .env with fresh secrets for the embedded default (never overwritten).
+.env:
+	@$(PYTHON) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('API_KEY_PEPPER=' + secrets.token_urlsafe(32))" > .env
+	@chmod 600 .env
+	@echo "Wrote .env with a new SECRET_KEY and API_KEY_PEPPER."
+
+run: venv .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py ensureadmin
+	$(BIN)/python manage.py runheartbeat
+
+# The whole suite twice: on the embedded default (SQLite + in-memory layer), then on real
+# PostgreSQL + Redis started from Debian's packages by tests/services.py.
+test: venv test-embedded test-scaled
+
+test-embedded: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run --settings=heartbeat_site.settings_test
+	$(BIN)/pytest -m "not slow"
+
+test-scaled: venv
+	$(BIN)/python -m tests.services -- $(BIN)/pytest -m "not slow"
+
+test-long: venv
+	$(BIN)/pytest -m slow
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: venv .env
+	$(BIN)/python -m tests.bench.run_all
+
+clean:
+	rm -rf $(VENV) var test-output

@@ -1,0 +1,263 @@
+"""Settings for Presence Heartbeat.
+
+Everything comes from the environment (12-factor) through django-environ; a `.env` file in the
+project root (or the file named by `ENV_FILE`) is read first. Every variable is documented in the
+README. Bad values stop start-up with a message that says how to fix them; the project's system
+checks (`manage.py check`) catch the rest.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+
+env = environ.Env()
+_env_file = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if os.path.isfile(_env_file):
+    env.read_env(_env_file)
+
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "insecure", "xxx"}
+
+
+def _bool(name: str, default: bool) -> bool:
+    """A boolean that refuses anything but the usual spellings (a typo must not mean False)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use true/false, yes/no, on/off or 1/0.")
+
+
+def _secret(name: str, *, required: bool) -> str:
+    """A secret from `NAME` or from the file named by `NAME_FILE` (Docker/systemd credentials)."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            value = Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc.strerror}.") from exc
+    else:
+        value = env.str(name, default="").strip()
+    if required and value.lower() in PLACEHOLDER_SECRETS:
+        raise ImproperlyConfigured(
+            f"{name} is not set (or is a placeholder). Set it in the environment, in .env, or put it in "
+            f"a file named by {name}_FILE. Generate one with: python3 -c "
+            f"'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    return value
+
+
+DEBUG = _bool("DEBUG", False)
+SECRET_KEY = _secret("SECRET_KEY", required=not DEBUG)
+if not SECRET_KEY:
+    # DEBUG only: a throwaway key so that a developer's first run works.
+    SECRET_KEY = "debug-only-" + "k" * 40
+API_KEY_PEPPER = _secret("API_KEY_PEPPER", required=not DEBUG) or "debug-only-pepper"
+
+HOST = env.str("HOST", default="127.0.0.1")
+PORT = env.int("PORT", default=8000)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+PUBLIC_URL = env.str("PUBLIC_URL", default=f"http://{HOST}:{PORT}").rstrip("/")
+
+# Behind a reverse proxy that terminates TLS: trust its X-Forwarded-Proto / X-Forwarded-For.
+TRUST_PROXY_HEADERS = _bool("TRUST_PROXY_HEADERS", False)
+if TRUST_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _bool("SECURE_COOKIES", False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "presence",
+    "licensing",
+    "triggers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# Single sign-on through a trusted reverse proxy (Kerberos/NTLM on a Windows domain). Off by default:
+# the header is trusted only when this is on, and only the proxy may set it.
+SSO_HEADER_ENABLED = _bool("SSO_HEADER_ENABLED", False)
+SSO_HEADER = env.str("SSO_HEADER", default="HTTP_REMOTE_USER")
+if SSO_HEADER_ENABLED:
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+        "presence.userpage.sso.ProxyHeaderSSOMiddleware",
+    )
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+if SSO_HEADER_ENABLED:
+    AUTHENTICATION_BACKENDS.insert(0, "presence.userpage.sso.ProxyHeaderSSOBackend")
+
+ROOT_URLCONF = "heartbeat_site.urls"
+ASGI_APPLICATION = "heartbeat_site.asgi.application"
+WSGI_APPLICATION = "heartbeat_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'heartbeat.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web threads read while the link worker writes; IMMEDIATE transactions take the
+    # write lock up front so that two writers queue on the busy timeout instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+    )
+else:
+    # Persistent connections (psycopg 3); health checks drop a connection the server closed.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 60},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "heartbeat",
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 50000}}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
+
+# The trigger API: DRF with our own API-key authentication only (no session, no basic auth).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "EXCEPTION_HANDLER": "triggers.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {
+        # One key must carry a whole company's logon storm (20,000 triggers in a minute)...
+        "trigger-key": env.str("TRIGGER_RATE_PER_KEY", default="60000/min"),
+        # ...while a runaway script posting for one user in a loop is stopped.
+        "trigger-user": env.str("TRIGGER_RATE_PER_USER", default="30/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Presence Heartbeat API",
+    "DESCRIPTION": "Computers report what they do; Presence Heartbeat sets the user's presence on the PBX.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# Largest trigger body accepted (bytes); larger bodies get 413 before they are parsed.
+TRIGGER_MAX_BODY = env.int("TRIGGER_MAX_BODY", default=4096)
+# How far in the future a trigger's `at` may lie (clock skew of the computers).
+TRIGGER_MAX_FUTURE_SECONDS = env.int("TRIGGER_MAX_FUTURE_SECONDS", default=300)
+
+# The PBX link.
+PBX_URL = env.str("PBX_URL", default="")
+PBX_APP = env.str("PBX_APP", default="presencebridge")
+PBX_PASSWORD = _secret("PBX_PASSWORD", required=False)
+PBX_CA_FILE = env.str("PBX_CA_FILE", default="")
+PBX_TLS_VERIFY = _bool("PBX_TLS_VERIFY", True)
+PBX_CONTACT = env.str("PBX_CONTACT", default="tel:")
+PBX_REQUEST_TIMEOUT = env.float("PBX_REQUEST_TIMEOUT", default=10.0)
+PBX_WINDOW = env.int("PBX_WINDOW", default=64)
+# The embedded simulator (used when PBX_URL is empty): where it listens and whom it knows.
+PBX_SIMULATOR_PORT = env.int("PBX_SIMULATOR_PORT", default=0)
+
+# Licensing: the verifying public key (base64 raw Ed25519 or PEM). Empty → a local demo licence.
+LICENSE_PUBLIC_KEY = env.str("LICENSE_PUBLIC_KEY", default="").replace("\\n", "\n")
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "heartbeat_site.logging.RedactSecretsFilter"}},
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["redact"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,283 @@
+"""The PBX users directory, the admin's presence configuration, and what the engine remembers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.cache import cache
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+
+BUILTIN_EVENTS = ("logon", "logoff", "lock", "unlock", "shutdown", "heartbeat")
+RULE_EVENTS = ("logon", "logoff", "lock", "unlock", "shutdown", "heartbeat-lost")
+STANDARD_ACTIVITIES = ("", "away", "busy", "dnd")
+ACTIVITY_COLOURS = {"": "#badb8c", "away": "#ffd063", "busy": "#ff918f", "dnd": "#cb8cdb"}
+
+event_name_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9_.-]{0,63}$",
+    "Use lower-case letters, digits, '-', '_' or '.', starting with a letter or digit (max 64).",
+)
+
+
+class PbxUser(models.Model):
+    """One user object of the PBX, replicated from PbxTableUsers (or entered by hand)."""
+
+    guid = models.CharField(max_length=64, unique=True, help_text="The PBX object's GUID (hex).")
+    h323 = models.CharField("login name", max_length=255, blank=True, help_text="The PBX Name (h323/SIP).")
+    cn = models.CharField("long name", max_length=255, blank=True)
+    dn = models.CharField("display name", max_length=255, blank=True)
+    e164 = models.CharField("number", max_length=64, blank=True)
+    node = models.CharField(max_length=255, blank=True)
+    emails = models.JSONField(default=list, blank=True, help_text="E-mail addresses, as a JSON list of strings.")
+    active = models.BooleanField(default=True, help_text="Off when the user was removed from the PBX.")
+    # Lower-cased copies for identity matching and search: indexed, cheap equality lookups.
+    h323_key = models.CharField(max_length=255, db_index=True, editable=False, default="")
+    e164_key = models.CharField(max_length=64, db_index=True, editable=False, default="")
+    search_text = models.TextField(editable=False, default="")
+
+    # What the PBX reports (SubscribePresence): every contact, newest first.
+    presence = models.JSONField(default=list, blank=True, editable=False)
+    presence_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "PBX user"
+        ordering = ["cn", "h323"]
+
+    def __str__(self) -> str:
+        return self.cn or self.dn or self.h323 or self.guid
+
+    def save(self, *args, **kwargs) -> None:
+        self.fill_keys()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = set(kwargs["update_fields"]) | {"h323_key", "e164_key", "search_text"}
+        super().save(*args, **kwargs)
+        self.sync_emails()
+
+    def fill_keys(self) -> None:
+        self.emails = [e.strip() for e in (self.emails or []) if isinstance(e, str) and e.strip()]
+        self.h323_key = self.h323.strip().lower()
+        self.e164_key = self.e164.strip().lower()
+        self.search_text = " ".join([self.cn, self.dn, self.h323, self.e164, *self.emails]).lower()
+
+    def sync_emails(self) -> None:
+        wanted = {e.lower() for e in self.emails}
+        have = set(self.email_rows.values_list("email", flat=True))
+        if wanted != have:
+            self.email_rows.exclude(email__in=wanted).delete()
+            PbxUserEmail.objects.bulk_create([PbxUserEmail(user=self, email=e) for e in wanted - have])
+
+    def contact(self, contact: str = "tel:") -> dict:
+        """The presence entry for one contact (`tel:` by default); empty when the PBX sent none."""
+        for item in self.presence or []:
+            if item.get("contact") == contact:
+                return item
+        return {}
+
+
+class PbxUserEmail(models.Model):
+    """A user's e-mail address, lower-cased, for exact identity matching by index."""
+
+    user = models.ForeignKey(PbxUser, on_delete=models.CASCADE, related_name="email_rows")
+    email = models.CharField(max_length=255, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "email"], name="uniq_user_email")]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Preset(models.Model):
+    """A presence the admin offers: activity + note (+ the colour shown for it)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    activity = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text='Empty = available; "away", "busy", "dnd". Other RFC 4480 activities (e.g. "lunch", '
+        '"vacation") are sent as they are, but myApps may not colour them.',
+    )
+    note = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Shown next to the presence. Placeholders: {time}, {date} (server time zone), {device}.",
+    )
+    color = models.CharField(
+        "colour",
+        max_length=7,
+        blank=True,
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #ffd063.")],
+        help_text="Shown in the admin and on the user page. Empty = myApps' colour for the activity.",
+    )
+    show_on_user_page = models.BooleanField(default=False, help_text="Offer it as a button on the user page.")
+    order = models.PositiveIntegerField(default=0, help_text="Buttons are shown in this order.")
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def display_color(self) -> str:
+        return self.color or ACTIVITY_COLOURS.get(self.activity, "#d9d9d9")
+
+
+class Weekdays(models.IntegerChoices):
+    MON = 0, "Mon"
+    TUE = 1, "Tue"
+    WED = 2, "Wed"
+    THU = 3, "Thu"
+    FRI = 4, "Fri"
+    SAT = 5, "Sat"
+    SUN = 6, "Sun"
+
+
+class EventRule(models.Model):
+    """What an event does: set a preset, restore what lock replaced, or nothing."""
+
+    class Action(models.TextChoices):
+        PRESET = "preset", "Set a preset"
+        RESTORE = "restore", "Restore the presence before"
+        NOTHING = "nothing", "Do nothing"
+
+    event = models.CharField(
+        max_length=64,
+        unique=True,
+        validators=[event_name_validator],
+        help_text="logon, logoff, lock, unlock, shutdown, heartbeat-lost — or a custom event name of your "
+        "own, which the trigger API then accepts.",
+    )
+    action = models.CharField(max_length=16, choices=Action.choices, default=Action.PRESET)
+    preset = models.ForeignKey(Preset, null=True, blank=True, on_delete=models.PROTECT)
+    weekdays = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Working-hours window: the weekdays (0 = Monday … 6 = Sunday) on which the rule acts. "
+        "Empty = every day.",
+    )
+    start_time = models.TimeField(null=True, blank=True, help_text="Window start (server time zone).")
+    end_time = models.TimeField(null=True, blank=True, help_text="Window end; outside the window nothing happens.")
+
+    class Meta:
+        ordering = ["event"]
+
+    def __str__(self) -> str:
+        return self.event
+
+
+class OverrideRule(models.Model):
+    """ "Don't override": leave a presence alone (or explicitly override it) on some events."""
+
+    class NoteMatch(models.TextChoices):
+        ANY = "any", "Any note"
+        CONTAINS = "contains", "Note contains"
+        EXACT = "exact", "Note is exactly"
+        REGEX = "regex", "Note matches regex"
+
+    class Decision(models.TextChoices):
+        PROTECT = "protect", "Protect (leave it)"
+        OVERRIDE = "override", "Override"
+
+    order = models.PositiveIntegerField(default=0, help_text="Rules are tried in this order; the first match wins.")
+    name = models.CharField(max_length=100, blank=True)
+    activities = models.JSONField(
+        default=list,
+        help_text='Current activities that match, e.g. ["away"] or ["dnd", "busy"]; "" is available.',
+    )
+    note_match = models.CharField(max_length=16, choices=NoteMatch.choices, default=NoteMatch.ANY)
+    note_pattern = models.CharField(max_length=255, blank=True, help_text="Case-insensitive.")
+    events = models.JSONField(default=list, blank=True, help_text="Events it applies to; empty = every event.")
+    decision = models.CharField(max_length=16, choices=Decision.choices, default=Decision.PROTECT)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name or f"rule {self.pk}"
+
+
+class ServiceSettings(models.Model):
+    """The admin's settings (one row). Read through `ServiceSettings.current()`, cached briefly."""
+
+    CACHE_KEY = "presence:service-settings"
+
+    strip_domain = models.BooleanField(
+        default=True,
+        help_text=r"Match CORP\alice and alice@corp.example to the login name alice when no e-mail matches.",
+    )
+    manual_wins = models.BooleanField(
+        default=True,
+        help_text="A presence the user set by hand after our last change is kept until their next logon.",
+    )
+    debounce_seconds = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(600)],
+        help_text="A lock followed by an unlock within this many seconds sends nothing (0 = off).",
+    )
+    heartbeat_timeout_minutes = models.PositiveIntegerField(
+        default=0,
+        help_text="When all of a user's devices stop posting heartbeats for longer than this, the "
+        "heartbeat-lost rule fires once (0 = off).",
+    )
+    offer_user_page = models.BooleanField(default=True, help_text="Offer users the page with preset buttons.")
+    key_rotation_days = models.PositiveIntegerField(
+        default=180,
+        validators=[MinValueValidator(1)],
+        help_text="API keys older than this are flagged in the admin.",
+    )
+    trigger_retention_days = models.PositiveIntegerField(
+        default=90,
+        validators=[MinValueValidator(1)],
+        help_text="The trigger log keeps this many days (manage.py prunetriggers).",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "settings"
+
+    def __str__(self) -> str:
+        return "Settings"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+        cache.delete(self.CACHE_KEY)
+
+    @classmethod
+    def current(cls) -> ServiceSettings:
+        found = cache.get(cls.CACHE_KEY)
+        if found is None:
+            found, _ = cls.objects.get_or_create(pk=1)
+            cache.set(cls.CACHE_KEY, found, 5)
+        return found
+
+
+class UserState(models.Model):
+    """What the engine remembers about one user between triggers."""
+
+    user = models.OneToOneField(PbxUser, on_delete=models.CASCADE, related_name="state", primary_key=True)
+    # What this service set last on the PBX.
+    set_activity = models.CharField(max_length=32, blank=True)
+    set_note = models.CharField(max_length=255, blank=True)
+    set_at = models.DateTimeField(null=True, blank=True)
+    # The `at` of the newest trigger that was decided for this user: older ones never win.
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    # The presence a lock replaced, for restore on unlock.
+    saved = models.JSONField(null=True, blank=True)
+    # The user changed presence by hand after our last change (manual wins until the next logon).
+    manual_since = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    heartbeat_lost_fired = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"state of {self.user}"
+
+    def heartbeat_expired(self, timeout: dt.timedelta, now: dt.datetime | None = None) -> bool:
+        if not self.last_heartbeat_at or self.heartbeat_lost_fired:
+            return False
+        return (now or timezone.now()) - self.last_heartbeat_at > timeout

@@ -1,0 +1,58 @@
+"""Fixtures shared by every test module."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from licensing.models import Seat
+from presence.models import PbxUser
+from triggers.models import ApiKey
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters and cached settings must not leak from one test into the next."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def api_key(db) -> tuple[ApiKey, str]:
+    """A working key: (row, clear key)."""
+    return ApiKey.create("test scripts")
+
+
+@pytest.fixture
+def auth(api_key) -> dict:
+    """Request headers carrying the working key."""
+    return {"HTTP_AUTHORIZATION": f"Bearer {api_key[1]}"}
+
+
+@pytest.fixture
+def make_user(db):
+    """Creates a PBX user (licensed unless told otherwise)."""
+    counter = iter(range(1, 100000))
+
+    def make(h323: str, *, licensed: bool = True, **fields) -> PbxUser:
+        n = next(counter)
+        fields.setdefault("guid", f"{n:032x}")
+        fields.setdefault("cn", h323.title())
+        user = PbxUser.objects.create(h323=h323, **fields)
+        if licensed:
+            Seat.objects.create(user_guid=user.guid)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user) -> PbxUser:
+    return make_user("alice", emails=["alice@corp.example"], e164="201")

@@ -1,0 +1,212 @@
+"""Admin for API keys (shown once, rotated with grace, revoked) and the read-only trigger log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+
+from presence.models import ServiceSettings
+from triggers import keys
+from triggers.models import ApiKey, Trigger
+
+
+class RotateForm(forms.Form):
+    grace_hours = forms.IntegerField(
+        min_value=0,
+        max_value=24 * 90,
+        initial=72,
+        help_text="The old key keeps working this many hours, so deployed scripts can be updated. 0 = at once.",
+    )
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "masked", "key_state", "created_at", "last_used_at", "use_count", "expires_at"]
+    search_fields = ["name", "prefix"]
+    readonly_fields = [
+        "masked",
+        "key_state",
+        "created_at",
+        "rotated_at",
+        "revoked_at",
+        "last_used_at",
+        "use_count",
+        "previous_valid_until",
+    ]
+    fields = ["name", "expires_at", *readonly_fields]
+    actions = ["revoke_selected"]
+    change_form_template = "admin/triggers/apikey/change_form.html"
+
+    @admin.display(description="key")
+    def masked(self, obj: ApiKey) -> str:
+        return f"phk_{obj.prefix}_…" if obj.prefix else "—"
+
+    @admin.display(description="state")
+    def key_state(self, obj: ApiKey) -> str:
+        state = obj.state
+        if obj.is_due_for_rotation(ServiceSettings.current().key_rotation_days):
+            return format_html('<strong style="color:#b45309">{}</strong>', "active — due for rotation")
+        if state == "rotating":
+            return f"rotating (old key works until {timezone.localtime(obj.previous_valid_until):%Y-%m-%d %H:%M})"
+        return state
+
+    def save_model(self, request, obj: ApiKey, form, change: bool) -> None:
+        if not change:
+            clear, obj.prefix, obj.key_hash = keys.new_key()
+            request._new_api_key = clear  # shown once in response_add, never stored
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj: ApiKey, post_url_continue=None):
+        return self.show_key(request, obj, request._new_api_key, "created")
+
+    def show_key(self, request, obj: ApiKey, clear: str, what: str):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"API key {what}",
+            "api_key": obj,
+            "clear_key": clear,
+            "what": what,
+            "trigger_url": _trigger_url(),
+        }
+        response = TemplateResponse(request, "admin/triggers/apikey/show_key.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def get_urls(self):
+        urls = super().get_urls()
+        custom = [
+            path("<int:pk>/rotate/", self.admin_site.admin_view(self.rotate_view), name="triggers_apikey_rotate"),
+            path("<int:pk>/revoke/", self.admin_site.admin_view(self.revoke_view), name="triggers_apikey_revoke"),
+        ]
+        return custom + urls
+
+    def rotate_view(self, request, pk: int):
+        obj = get_object_or_404(ApiKey, pk=pk)
+        if not self.has_change_permission(request, obj):
+            return redirect("admin:index")
+        form = RotateForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            clear = obj.rotate(dt.timedelta(hours=form.cleaned_data["grace_hours"]))
+            return self.show_key(request, obj, clear, "rotated")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Rotate {obj.name}",
+            "api_key": obj,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/triggers/apikey/rotate.html", context)
+
+    def revoke_view(self, request, pk: int):
+        obj = get_object_or_404(ApiKey, pk=pk)
+        if request.method == "POST" and self.has_change_permission(request, obj):
+            obj.revoke()
+            self.message_user(request, f"{obj.name} is revoked: it no longer works.", messages.WARNING)
+        return redirect(reverse("admin:triggers_apikey_change", args=[pk]))
+
+    @admin.action(description="Revoke selected keys", permissions=["change"])
+    def revoke_selected(self, request, queryset) -> None:
+        for key in queryset:
+            key.revoke()
+        self.message_user(request, f"Revoked {len(queryset)} key(s).", messages.WARNING)
+
+
+def _trigger_url() -> str:
+    from django.conf import settings
+
+    return f"{settings.PUBLIC_URL}/api/v1/triggers"
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most CAP rows: the trigger log holds millions, and COUNT(*) over it is slow."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP + 1].count()
+
+
+class ReceivedFilter(admin.SimpleListFilter):
+    title = "received"
+    parameter_name = "received"
+
+    def lookups(self, request, model_admin):
+        return [("hour", "Last hour"), ("today", "Today"), ("7d", "Last 7 days")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        since = {
+            "hour": now - dt.timedelta(hours=1),
+            "today": timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0),
+            "7d": now - dt.timedelta(days=7),
+        }.get(self.value())
+        return queryset.filter(received_at__gte=since) if since else queryset
+
+
+class KeyFilter(admin.SimpleListFilter):
+    title = "API key"
+    parameter_name = "key"
+
+    def lookups(self, request, model_admin):
+        return [(str(k.pk), k.name) for k in ApiKey.objects.only("pk", "name")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(api_key_id=self.value()) if self.value() else queryset
+
+
+@admin.register(Trigger)
+class TriggerAdmin(admin.ModelAdmin):
+    list_display = ["id", "received_at", "at", "event", "user_link", "device", "status_badge", "reason", "key_name"]
+    list_filter = ["status", "event", "source", ReceivedFilter, KeyFilter]
+    search_fields = ["user_value"]  # see get_search_fields
+    list_select_related = ["pbx_user"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    list_per_page = 100
+    ordering = ["-received_at"]
+    raw_id_fields = ["pbx_user", "api_key"]
+
+    def get_search_fields(self, request):
+        # An exact id search only when the term is a number (`=id` fails on text).
+        term = request.GET.get("q", "").strip()
+        fields = ["user_value", "pbx_user__h323_key", "device", "=client_id"]
+        return ["=id", *fields] if term.isdigit() else fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="user", ordering="pbx_user__h323")
+    def user_link(self, obj: Trigger) -> str:
+        if obj.pbx_user_id:
+            url = reverse("admin:presence_pbxuser_change", args=[obj.pbx_user_id])
+            return format_html('<a href="{}">{}</a>', url, obj.pbx_user.h323 or obj.user_value)
+        return obj.user_value
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Trigger) -> str:
+        colours = {
+            "applied": "#15803d",
+            "queued": "#1d4ed8",
+            "skipped": "#6b7280",
+            "superseded": "#6b7280",
+            "failed": "#b91c1c",
+            "refused": "#b45309",
+        }
+        return format_html('<strong style="color:{}">{}</strong>', colours.get(obj.status, "#000"), obj.status)

@@ -1,0 +1,50 @@
+"""System checks for the trigger API's configuration (`manage.py check`)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+from triggers.throttles import parse_rate
+
+
+@register()
+def check_trigger_settings(app_configs, **kwargs):
+    problems = []
+    for scope in ("trigger-key", "trigger-user"):
+        rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope]
+        try:
+            count, _ = parse_rate(rate)
+            if count <= 0:
+                raise ValueError
+        except (ValueError, KeyError, IndexError):
+            env_name = "TRIGGER_RATE_PER_KEY" if scope == "trigger-key" else "TRIGGER_RATE_PER_USER"
+            problems.append(
+                Error(
+                    f"{env_name}={rate!r} is not a rate.", hint="Use N/s, N/min, N/hour or N/day.", id="triggers.E001"
+                )
+            )
+    url = urlparse(settings.PUBLIC_URL)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        problems.append(
+            Error(
+                f"PUBLIC_URL={settings.PUBLIC_URL!r} is not an http(s) URL.",
+                hint="Set PUBLIC_URL to the address computers use, e.g. https://presence.example.com.",
+                id="triggers.E002",
+            )
+        )
+    elif url.scheme == "http" and not settings.DEBUG and url.hostname not in ("127.0.0.1", "localhost", "::1"):
+        problems.append(
+            Warning(
+                "PUBLIC_URL uses plain http: API keys would cross the network in clear.",
+                hint="Terminate TLS (nginx, or daphne's TLS endpoint) and use https://.",
+                id="triggers.W001",
+            )
+        )
+    if len(settings.API_KEY_PEPPER) < 16 and not settings.DEBUG:
+        problems.append(
+            Error("API_KEY_PEPPER is shorter than 16 characters.", hint="Use a long random value.", id="triggers.E003")
+        )
+    return problems

@@ -1,0 +1,173 @@
+"""API keys and the trigger log (the durable record of every authenticated trigger request)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from triggers import keys
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def for_prefix(self, prefix: str) -> ApiKeyQuerySet:
+        """Keys whose current or previous (rotated, in grace) prefix is `prefix`."""
+        return self.filter(Q(prefix=prefix) | Q(previous_prefix=prefix))
+
+
+class ApiKey(models.Model):
+    """A named key for the trigger API. Only a prefix and a peppered HMAC are stored."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="Where it is used, e.g. 'GPO Windows clients'.")
+    prefix = models.CharField(max_length=keys.PREFIX_LEN, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Optional: the key stops working then.")
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    use_count = models.BigIntegerField(default=0, editable=False)
+    # After a rotation the previous key keeps working until `previous_valid_until` (grace period).
+    previous_prefix = models.CharField(max_length=keys.PREFIX_LEN, blank=True, db_index=True, editable=False)
+    previous_hash = models.CharField(max_length=64, blank=True, editable=False)
+    previous_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def create(cls, name: str, expires_at: dt.datetime | None = None) -> tuple[ApiKey, str]:
+        """A new key; returns the row and the clear key, which is shown once and never stored."""
+        clear, prefix, digest = keys.new_key()
+        row = cls.objects.create(name=name, prefix=prefix, key_hash=digest, expires_at=expires_at)
+        return row, clear
+
+    def rotate(self, grace: dt.timedelta) -> str:
+        """Replace the key; the old one keeps working for `grace`. Returns the new clear key."""
+        clear, prefix, digest = keys.new_key()
+        now = timezone.now()
+        self.previous_prefix, self.previous_hash = self.prefix, self.key_hash
+        self.previous_valid_until = now + grace if grace > dt.timedelta(0) else None
+        if not self.previous_valid_until:
+            self.previous_prefix = self.previous_hash = ""
+        self.prefix, self.key_hash, self.rotated_at = prefix, digest, now
+        self.save()
+        return clear
+
+    def revoke(self) -> None:
+        self.revoked_at = timezone.now()
+        self.previous_valid_until = None
+        self.save(update_fields=["revoked_at", "previous_valid_until"])
+
+    def refusal(self, clear_key: str, now: dt.datetime) -> str | None:
+        """None when `clear_key` is this key and usable now; otherwise the reason (for 401)."""
+        prefix = keys.prefix_of(clear_key)
+        if prefix == self.prefix and keys.matches(clear_key, self.key_hash):
+            pass
+        elif prefix == self.previous_prefix and self.previous_hash and keys.matches(clear_key, self.previous_hash):
+            if not self.previous_valid_until or self.previous_valid_until <= now:
+                return "This key was rotated and its grace period has ended: use the new key."
+        else:
+            return "Unknown API key."
+        if self.revoked_at:
+            return "This API key was revoked."
+        if self.expires_at and self.expires_at <= now:
+            return "This API key has expired."
+        return None
+
+    def record_use(self, now: dt.datetime) -> None:
+        ApiKey.objects.filter(pk=self.pk).update(last_used_at=now, use_count=F("use_count") + 1)
+
+    @property
+    def state(self) -> str:
+        now = timezone.now()
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at and self.expires_at <= now:
+            return "expired"
+        if self.previous_valid_until and self.previous_valid_until > now:
+            return "rotating"
+        return "active"
+
+    def is_due_for_rotation(self, rotation_days: int) -> bool:
+        born = self.rotated_at or self.created_at
+        return self.state == "active" and timezone.now() - born > dt.timedelta(days=rotation_days)
+
+
+class Trigger(models.Model):
+    """One trigger: what a computer (or a user's button, or the heartbeat timer) reported, and what came of it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        APPLIED = "applied"
+        SKIPPED = "skipped"
+        FAILED = "failed"
+        REFUSED = "refused"
+        SUPERSEDED = "superseded"
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        BUTTON = "button", "User page button"
+        SYSTEM = "system", "Service (heartbeat expiry)"
+
+    received_at = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField("happened at")
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    key_name = models.CharField(max_length=100, blank=True)
+    user_value = models.CharField("user (as sent)", max_length=255, blank=True)
+    pbx_user = models.ForeignKey(
+        "presence.PbxUser", null=True, blank=True, on_delete=models.SET_NULL, related_name="triggers"
+    )
+    event = models.CharField(max_length=64, blank=True)
+    device = models.CharField(max_length=255, blank=True)
+    client_id = models.CharField("idempotency key", max_length=128, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    reason = models.CharField(max_length=255, blank=True)
+    http_status = models.PositiveSmallIntegerField(default=202)
+    # The decision: rule, preset or restore, presence before and after.
+    decision = models.JSONField(default=dict, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True, help_text="When the PBX answered SetPresence.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["-received_at"], name="trigger_received"),
+            models.Index(fields=["status", "received_at"], name="trigger_status"),
+            models.Index(fields=["pbx_user", "-at"], name="trigger_user_at"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "client_id"], condition=~Q(client_id=""), name="uniq_trigger_client_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.event} {self.user_value}"
+
+    def as_api(self) -> dict:
+        """The JSON the API answers with."""
+        body = {
+            "id": self.pk,
+            "status": self.status,
+            "user": self.pbx_user.h323 if self.pbx_user_id and self.pbx_user else self.user_value,
+            "event": self.event,
+            "at": self.at.isoformat() if self.at else None,
+            "received_at": self.received_at.isoformat(),
+        }
+        if self.device:
+            body["device"] = self.device
+        if self.reason:
+            body["reason"] = self.reason
+        if self.applied_at:
+            body["applied_at"] = self.applied_at.isoformat()
+        return body

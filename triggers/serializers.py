@@ -1,0 +1,58 @@
+"""The shape of a trigger request, checked before anything is written."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import serializers
+
+from presence.events import is_known_event, known_events_text
+
+
+class TriggerInSerializer(serializers.Serializer):
+    user = serializers.CharField(max_length=255, help_text=r"Login name, DOMAIN\login, e-mail or number.")
+    event = serializers.CharField(
+        max_length=64, help_text="logon, logoff, lock, unlock, shutdown, heartbeat, or a custom event."
+    )
+    at = serializers.DateTimeField(required=False, help_text="ISO-8601 time the event happened; default now.")
+    device = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    id = serializers.CharField(
+        max_length=128, required=False, allow_blank=True, default="", help_text="Idempotency key."
+    )
+
+    def validate_event(self, value: str) -> str:
+        value = value.strip().lower()
+        if not is_known_event(value):
+            raise serializers.ValidationError(f"Unknown event {value!r}: use {known_events_text()}.")
+        return value
+
+    def validate_at(self, value: dt.datetime) -> dt.datetime:
+        limit = timezone.now() + dt.timedelta(seconds=settings.TRIGGER_MAX_FUTURE_SECONDS)
+        if value > limit:
+            raise serializers.ValidationError(
+                f"'at' lies more than {settings.TRIGGER_MAX_FUTURE_SECONDS} s in the future: "
+                "check the computer's clock."
+            )
+        return value
+
+
+class TriggerOutSerializer(serializers.Serializer):
+    """What the API answers (documented in the OpenAPI schema)."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["queued", "applied", "skipped", "failed", "refused", "superseded"])
+    user = serializers.CharField()
+    event = serializers.CharField()
+    at = serializers.DateTimeField()
+    received_at = serializers.DateTimeField()
+    device = serializers.CharField(required=False)
+    reason = serializers.CharField(required=False)
+    applied_at = serializers.DateTimeField(required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)

@@ -1,0 +1,77 @@
+"""Rate limits for the trigger API: generous per key, tight per (key, user).
+
+DRF's SimpleRateThrottle keeps every request's timestamp in one cache entry, which costs O(rate)
+per request — hopeless at 60,000/min. These are fixed-window counters: one `incr` per request.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.core.cache import cache
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """'600/min' → (600, 60)."""
+    count, _, period = rate.partition("/")
+    return int(count), _PERIODS[period.strip()[0]]
+
+
+class FixedWindowThrottle(BaseThrottle):
+    scope = ""
+
+    def __init__(self) -> None:
+        self.limit, self.period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES[self.scope])
+        self.window_end = 0.0
+
+    def ident(self, request) -> str | None:
+        """Whom this throttle counts; None = not counted. Each subclass says."""
+        return None
+
+    def allow_request(self, request, view) -> bool:
+        ident = self.ident(request)
+        if ident is None:
+            return True
+        now = time.time()
+        window = int(now // self.period)
+        self.window_end = (window + 1) * self.period
+        key = f"throttle:{self.scope}:{ident}:{window}"
+        cache.add(key, 0, self.period + 1)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, self.period + 1)
+            count = 1
+        return count <= self.limit
+
+    def wait(self) -> float:
+        return max(0.0, self.window_end - time.time())
+
+
+class PerKeyThrottle(FixedWindowThrottle):
+    """A whole company's logon storm through one key must pass (TRIGGER_RATE_PER_KEY)."""
+
+    scope = "trigger-key"
+
+    def ident(self, request) -> str | None:
+        key = getattr(request, "auth", None)
+        return str(key.pk) if key is not None else None
+
+
+class PerUserThrottle(FixedWindowThrottle):
+    """A script posting for one user in a loop is stopped (TRIGGER_RATE_PER_USER)."""
+
+    scope = "trigger-user"
+
+    def ident(self, request) -> str | None:
+        key = getattr(request, "auth", None)
+        if key is None or request.method != "POST":
+            return None
+        user = request.data.get("user") if hasattr(request.data, "get") else None
+        if not isinstance(user, str) or not user.strip():
+            return None
+        return f"{key.pk}:{user.strip().lower()[:200]}"
