@@ -1,0 +1,70 @@
+"""Settings fail loudly: no production start without SECRET_KEY, no silent typo in a boolean."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_check(env: dict, *args: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SECRET_KEY", "API_KEY_PEPPER", "DEBUG", "PBX_"))}
+    clean.update({"ENV_FILE": "/nonexistent", "DJANGO_SETTINGS_MODULE": "heartbeat_site.settings", **env})
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_it_refuses_to_start_without_a_secret_key():
+    result = run_check({"API_KEY_PEPPER": "p" * 32})
+    assert result.returncode == 2
+    assert "SECRET_KEY is not set" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_it_refuses_a_placeholder_secret_key():
+    result = run_check({"SECRET_KEY": "change-me", "API_KEY_PEPPER": "p" * 32})
+    assert result.returncode == 2 and "placeholder" in result.stderr
+
+
+def test_it_reads_secrets_from_files(tmp_path):
+    (tmp_path / "key").write_text("k" * 50 + "\n")
+    result = run_check({"SECRET_KEY_FILE": str(tmp_path / "key"), "API_KEY_PEPPER": "p" * 32})
+    assert result.returncode == 0, result.stderr
+
+
+def test_it_refuses_a_boolean_typo():
+    result = run_check({"SECRET_KEY": "k" * 50, "API_KEY_PEPPER": "p" * 32, "DEBUG": "ture"})
+    assert result.returncode == 2 and "DEBUG='ture' is not a boolean" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "check_id"),
+    [
+        pytest.param({"PBX_URL": "http://pbx.example/x", "PBX_PASSWORD": "x"}, "presence.E001", id="pbx-url-scheme"),
+        pytest.param({"PBX_URL": "wss://pbx.example.com/PBX0/APPS/websocket"}, "presence.E002", id="pbx-no-password"),
+        pytest.param({"PBX_CA_FILE": "/nonexistent/ca.pem"}, "presence.E004", id="ca-file-missing"),
+        pytest.param({"PUBLIC_URL": "presence.example.com"}, "triggers.E002", id="public-url-not-a-url"),
+        pytest.param({"TRIGGER_RATE_PER_KEY": "lots"}, "triggers.E001", id="rate-not-a-rate"),
+    ],
+)
+def test_system_checks_name_bad_configuration(env, check_id):
+    result = run_check({"SECRET_KEY": "k" * 50, "API_KEY_PEPPER": "p" * 32, **env})
+    assert result.returncode != 0
+    assert check_id in result.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    result = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.DEBUG)"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "heartbeat_site.settings_test"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "False"

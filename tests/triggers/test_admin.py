@@ -1,0 +1,65 @@
+"""The admin for keys and the trigger log: keys shown once, log read-only and without COUNT(*)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from triggers.models import ApiKey, Trigger
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_new_key_is_shown_once_and_only_its_hash_is_stored(admin_client):
+    response = admin_client.post("/admin/triggers/apikey/add/", {"name": "GPO", "expires_at_0": "", "expires_at_1": ""})
+    assert response.status_code == 200
+    clear = re.search(r"phk_[A-Za-z0-9]{8}_[A-Za-z0-9_-]{43}", response.content.decode()).group(0)
+    assert "no-store" in response["Cache-Control"]
+    row = ApiKey.objects.get(name="GPO")
+    assert row.key_hash != clear and clear.startswith(f"phk_{row.prefix}_")
+    page = admin_client.get(f"/admin/triggers/apikey/{row.pk}/change/").content.decode()
+    assert clear not in page and f"phk_{row.prefix}_" in page
+
+
+def test_rotating_in_the_admin_shows_the_new_key_once(admin_client):
+    row, old = ApiKey.create("GPO")
+    response = admin_client.post(f"/admin/triggers/apikey/{row.pk}/rotate/", {"grace_hours": 48})
+    new = re.search(r"phk_[A-Za-z0-9]{8}_[A-Za-z0-9_-]{43}", response.content.decode()).group(0)
+    row.refresh_from_db()
+    assert new != old and row.state == "rotating" and row.previous_prefix == old.split("_")[1]
+
+
+def test_revoking_in_the_admin_stops_the_key(admin_client):
+    row, _ = ApiKey.create("GPO")
+    admin_client.post(f"/admin/triggers/apikey/{row.pk}/revoke/")
+    row.refresh_from_db()
+    assert row.state == "revoked"
+
+
+def test_the_trigger_log_lists_filters_and_never_counts_the_whole_table(admin_client, alice):
+    for n in range(30):
+        Trigger.objects.create(
+            user_value="alice",
+            pbx_user=alice,
+            event="lock",
+            at=alice.created_at,
+            status="failed" if n % 3 else "applied",
+        )
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/triggers/trigger/?status__exact=failed")
+    assert response.status_code == 200
+    assert response.content.decode().count('class="field-id"') == 20
+    unbounded = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and "LIMIT" not in q["sql"].upper()]
+    assert unbounded == []
+
+
+def test_the_trigger_log_is_read_only(admin_client, alice):
+    row = Trigger.objects.create(user_value="alice", pbx_user=alice, event="lock", at=alice.created_at)
+    assert admin_client.get("/admin/triggers/trigger/add/").status_code == 403
+    response = admin_client.post(f"/admin/triggers/trigger/{row.pk}/change/", {"status": "applied"})
+    row.refresh_from_db()
+    assert row.status == "queued" and response.status_code in (403, 200)
+    assert admin_client.post(f"/admin/triggers/trigger/{row.pk}/delete/").status_code == 403
