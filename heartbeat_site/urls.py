@@ -5,8 +5,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from heartbeat_site import ops
+from triggers import integration
 
 urlpatterns = [
+    path("admin/integration/", admin.site.admin_view(integration.integration_view), name="admin-integration"),
+    path(
+        "admin/integration/download/<slug:os_name>/",
+        admin.site.admin_view(integration.download_view),
+        name="admin-integration-download",
+    ),
     path("admin/", admin.site.urls),
     path("", include("triggers.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
