@@ -23,6 +23,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: venv .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensureadmin
+	$(BIN)/python manage.py license demo
 	$(BIN)/python manage.py runheartbeat
 
 # The whole suite twice: on the embedded default (SQLite + in-memory layer), then on real

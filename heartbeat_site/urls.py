@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("triggers.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("healthz", ops.healthz, name="healthz"),
+    path("metrics", ops.metrics_view, name="metrics"),
 ]

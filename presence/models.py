@@ -281,3 +281,50 @@ class UserState(models.Model):
         if not self.last_heartbeat_at or self.heartbeat_lost_fired:
             return False
         return (now or timezone.now()) - self.last_heartbeat_at > timeout
+
+
+class LinkStatus(models.Model):
+    """The PBX link's lease and state (one row), written by the link holder, read by web processes.
+
+    The lease makes sure exactly one `runpbxlink` holds the PBX link at a time: the holder renews
+    `lease_until` every few seconds; when it dies, another worker takes the expired lease over.
+    """
+
+    holder = models.CharField(max_length=200, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    connected = models.BooleanField(default=False)
+    since = models.DateTimeField(null=True, blank=True, help_text="Connected (or disconnected) since.")
+    last_error = models.CharField(max_length=500, blank=True)
+    reconnects = models.PositiveIntegerField(default=0)
+    subscriptions = models.PositiveIntegerField(default=0)
+    in_flight = models.PositiveIntegerField(default=0)
+    directory_synced_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "PBX link status"
+
+    def __str__(self) -> str:
+        return "PBX link"
+
+    @classmethod
+    def current(cls) -> LinkStatus:
+        found, _ = cls.objects.get_or_create(pk=1)
+        return found
+
+    def snapshot(self, now: dt.datetime | None = None) -> dict:
+        """JSON for /healthz and the admin: a holder whose lease ran out counts as no holder."""
+        now = now or timezone.now()
+        alive = bool(self.holder and self.lease_until and self.lease_until > now)
+        return {
+            "worker": "running" if alive else "not running",
+            "holder": self.holder if alive else "",
+            "connected": bool(alive and self.connected),
+            "since": self.since.isoformat() if self.since else None,
+            "last_error": self.last_error,
+            "reconnects": self.reconnects,
+            "subscriptions": self.subscriptions if alive else 0,
+            "in_flight": self.in_flight if alive else 0,
+            "directory_synced_at": self.directory_synced_at.isoformat() if self.directory_synced_at else None,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+        }

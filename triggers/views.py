@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.utils import timezone
@@ -11,6 +13,7 @@ from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from heartbeat_site import metrics
 from triggers import accept
 from triggers.auth import ApiKeyAuthentication
 from triggers.errors import PayloadTooLarge
@@ -87,6 +90,15 @@ class TriggerCreateView(TriggerApiView):
     parser_classes = [JSONParser, FormParser]
     throttle_classes = [PerKeyThrottle, PerUserThrottle]
 
+    def dispatch(self, request, *args, **kwargs):
+        started = time.perf_counter()
+        response = super().dispatch(request, *args, **kwargs)
+        event = getattr(self, "_event", "") or "unknown"
+        metrics.TRIGGERS.labels(event, str(response.status_code)).inc()
+        if response.status_code == 202:
+            metrics.ACCEPT_SECONDS.observe(time.perf_counter() - started)
+        return response
+
     def check_permissions(self, request) -> None:
         # Runs after authentication and before throttling (which reads the body): refuse big bodies first.
         enforce_body_limit(request)
@@ -112,6 +124,7 @@ class TriggerCreateView(TriggerApiView):
         serializer = TriggerInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        self._event = data["event"]
         try:
             trigger = accept.accept(
                 api_key=api_key,

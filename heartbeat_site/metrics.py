@@ -1,0 +1,58 @@
+"""Prometheus metrics (prometheus-client).
+
+Counters and histograms live in the process that does the work: the accept path in web processes,
+the link in the worker. `/metrics` on a web process also reports the link's state and the queue
+from the database, so one scrape of any web process answers "is the link up, is work piling up".
+The worker can expose its own process metrics with `runpbxlink --metrics-port`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from prometheus_client import Counter, Gauge, Histogram
+
+TRIGGERS = Counter("heartbeat_triggers_total", "Trigger requests by event and outcome", ["event", "outcome"])
+ACCEPT_SECONDS = Histogram(
+    "heartbeat_trigger_accept_seconds",
+    "Time to accept a trigger (request in → 202 out)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+APPLY_SECONDS = Histogram(
+    "heartbeat_trigger_to_setpresence_seconds",
+    "Time from trigger received to the PBX's SetPresenceResult",
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+OUTCOMES = Counter("heartbeat_trigger_outcomes_total", "Decided triggers by event and status", ["event", "status"])
+LINK_UP = Gauge("heartbeat_pbx_link_up", "1 when the PBX link is connected and logged in")
+LINK_RECONNECTS = Gauge("heartbeat_pbx_link_reconnects", "Reconnects of the PBX link since the worker started")
+LINK_SUBSCRIPTIONS = Gauge("heartbeat_pbx_subscriptions", "Presence subscriptions held on the PBX")
+LINK_IN_FLIGHT = Gauge("heartbeat_pbx_in_flight", "SetPresence requests awaiting the PBX's answer")
+QUEUE_DEPTH = Gauge("heartbeat_queue_depth", "Triggers accepted but not yet decided")
+LICENCE_DAYS_LEFT = Gauge("heartbeat_licence_days_left", "Days until the licence expires (negative: expired)")
+
+
+def observe_applied(plan, answered: dt.datetime) -> None:
+    OUTCOMES.labels(plan.event, "applied").inc()
+    APPLY_SECONDS.observe(max(0.0, (answered - plan.received_at).total_seconds()))
+
+
+def observe_link(state) -> None:
+    LINK_UP.set(1 if state.connected else 0)
+    LINK_RECONNECTS.set(state.reconnects)
+    LINK_SUBSCRIPTIONS.set(state.subscriptions)
+    LINK_IN_FLIGHT.set(state.in_flight)
+
+
+def refresh_from_database() -> None:
+    """Gauges a web process can only know from the database (the link runs elsewhere)."""
+    from presence.link.applier import queue_depth
+    from presence.models import LinkStatus
+
+    snapshot = LinkStatus.current().snapshot(timezone.now())
+    LINK_UP.set(1 if snapshot["connected"] else 0)
+    LINK_RECONNECTS.set(snapshot["reconnects"])
+    LINK_SUBSCRIPTIONS.set(snapshot["subscriptions"])
+    LINK_IN_FLIGHT.set(snapshot["in_flight"])
+    QUEUE_DEPTH.set(queue_depth())

@@ -1,0 +1,315 @@
+"""The database side of applying triggers: decide what to send, and record what came of it.
+
+Runs on the link worker's single database thread (plain synchronous Django). The database is the
+truth: a trigger stays `queued` until it has an outcome; one that was decided but whose
+SetPresence never got an answer (worker killed, link lost) is decided again later — the engine then
+sees the PBX already shows the target and skips it as `unchanged`, so nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from itertools import groupby
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from licensing.seats import refusal_for
+from presence import engine
+from presence.engine_models import apply_memory, config_from_models, memory_from_state
+from presence.models import PbxUser, Preset, ServiceSettings, UserState
+from triggers.models import Trigger
+
+log = logging.getLogger("presence.decision")
+BATCH = 2000
+_config_cache: tuple[float, engine.EngineConfig] | None = None
+
+
+@dataclass
+class Plan:
+    """A decided trigger waiting for its SetPresence."""
+
+    trigger_id: int
+    user_id: int
+    guid: str
+    h323: str
+    event: str
+    source: str
+    target: engine.Presence
+    memory: engine.UserMemory
+    received_at: dt.datetime
+
+
+def engine_config() -> engine.EngineConfig:
+    """The admin's rules, re-read at most every 2 s (admin changes apply within that)."""
+    global _config_cache
+    now = time.monotonic()
+    if _config_cache is None or now - _config_cache[0] > 2.0:
+        _config_cache = (now, config_from_models())
+    return _config_cache[1]
+
+
+def forget_config() -> None:
+    global _config_cache
+    _config_cache = None
+
+
+def reset_claims() -> int:
+    """On start: triggers a previous holder decided but never finished are decided again."""
+    return Trigger.objects.filter(status=Trigger.Status.QUEUED, decided_at__isnull=False).update(decided_at=None)
+
+
+def queue_depth() -> int:
+    return Trigger.objects.filter(status=Trigger.Status.QUEUED).count()
+
+
+def current_presence(user: PbxUser) -> engine.Presence | None:
+    entry = user.contact(settings.PBX_CONTACT)
+    if not entry:
+        return None
+    return engine.Presence(activity=entry.get("activity") or "", note=entry.get("note") or "")
+
+
+def _presence_json(presence: engine.Presence | None) -> dict | None:
+    return None if presence is None else {"activity": presence.activity, "note": presence.note}
+
+
+def _button_preset(trigger: Trigger) -> engine.PresetSpec | None:
+    preset_id = (trigger.decision or {}).get("requested_preset")
+    preset = Preset.objects.filter(pk=preset_id).first() if preset_id else None
+    return engine.PresetSpec(preset.name, preset.activity, preset.note) if preset else None
+
+
+def _finish(trigger: Trigger, status: str, reason: str, now: dt.datetime, **decision) -> None:
+    trigger.status = status
+    trigger.reason = reason[:255]
+    trigger.decided_at = now
+    trigger.decision = {**(trigger.decision or {}), **decision}
+    log.info(
+        "trigger decided id=%s user=%s event=%s status=%s reason=%r",
+        trigger.pk,
+        trigger.pbx_user.h323 if trigger.pbx_user else trigger.user_value,
+        trigger.event,
+        status,
+        reason,
+    )
+
+
+def plan_work(busy_user_ids: set[int]) -> tuple[list[Plan], float | None, bool]:
+    """Decide queued triggers. Returns (plans to send, seconds until a held-back lock is due, more left)."""
+    now = timezone.now()
+    options = ServiceSettings.current()
+    rows = list(
+        Trigger.objects.filter(status=Trigger.Status.QUEUED, decided_at__isnull=True)
+        .exclude(pbx_user_id__in=busy_user_ids)
+        .select_related("pbx_user")
+        .order_by("pbx_user_id", "at", "pk")[:BATCH]
+    )
+    if not rows:
+        return [], None, False
+    states = {s.pk: s for s in UserState.objects.filter(pk__in={r.pbx_user_id for r in rows if r.pbx_user_id})}
+    touched_triggers: list[Trigger] = []
+    touched_states: dict[int, UserState] = {}
+    plans: list[Plan] = []
+    next_due: float | None = None
+    config = engine_config()
+    debounce = options.debounce_seconds
+
+    for user_id, group in groupby(rows, key=lambda r: r.pbx_user_id):
+        triggers = list(group)
+        if user_id is None:
+            for trigger in triggers:
+                _finish(trigger, Trigger.Status.FAILED, "no PBX user", now)
+                touched_triggers.append(trigger)
+            continue
+        user = triggers[0].pbx_user
+        state = states.get(user_id) or UserState(user=user)
+        states[user_id] = state
+
+        # Heartbeats only say "this computer is alive": they move the heartbeat clock, nothing else.
+        beats = [t for t in triggers if t.event == "heartbeat"]
+        if beats:
+            newest_beat = max(t.at for t in beats)
+            if not state.last_heartbeat_at or newest_beat > state.last_heartbeat_at:
+                state.last_heartbeat_at = newest_beat
+                state.heartbeat_lost_fired = False
+                touched_states[user_id] = state
+            for trigger in beats:
+                _finish(trigger, Trigger.Status.SKIPPED, "heartbeat recorded", now)
+                touched_triggers.append(trigger)
+        triggers = [t for t in triggers if t.event != "heartbeat"]
+
+        # Debounce: a lock followed by an unlock within N s sends nothing at all.
+        if debounce:
+            kept: list[Trigger] = []
+            for trigger in triggers:
+                previous = kept[-1] if kept else None
+                if (
+                    trigger.event == "unlock"
+                    and previous is not None
+                    and previous.event == "lock"
+                    and engine.is_debounced(previous.at, trigger.at, debounce)
+                ):
+                    kept.pop()
+                    for paired in (previous, trigger):
+                        _finish(paired, Trigger.Status.SKIPPED, f"debounced: lock and unlock within {debounce} s", now)
+                        touched_triggers.append(paired)
+                    continue
+                kept.append(trigger)
+            triggers = kept
+        if not triggers:
+            continue
+
+        newest, older = triggers[-1], triggers[:-1]
+        for trigger in older:
+            _finish(trigger, Trigger.Status.SUPERSEDED, f"superseded by a newer trigger (#{newest.pk})", now)
+            touched_triggers.append(trigger)
+        # Hold a fresh lock back for the debounce window: an unlock may still cancel it.
+        if debounce and newest.event == "lock":
+            due = (newest.at + dt.timedelta(seconds=debounce) - now).total_seconds()
+            if due > 0:
+                next_due = due if next_due is None else min(next_due, due)
+                continue
+
+        refusal = refusal_for(user.guid)
+        if refusal is not None:
+            _finish(newest, Trigger.Status.SKIPPED, f"refused: {refusal.detail}", now, error=refusal.code)
+            touched_triggers.append(newest)
+            continue
+
+        current = current_presence(user)
+        memory = memory_from_state(state)
+        preset = _button_preset(newest) if newest.source == Trigger.Source.BUTTON else None
+        decision = engine.decide(
+            engine.TriggerInput(
+                event=newest.event, at=newest.at, device=newest.device, source=newest.source, preset=preset
+            ),
+            current,
+            memory,
+            config,
+            now,
+        )
+        details = {
+            "rule": decision.rule,
+            "preset": decision.preset,
+            "before": _presence_json(decision.before),
+            "after": _presence_json(decision.target),
+        }
+        if decision.outcome == "set" and decision.target is not None:
+            newest.decided_at = now
+            newest.decision = {**(newest.decision or {}), **details}
+            touched_triggers.append(newest)
+            plans.append(
+                Plan(
+                    trigger_id=newest.pk,
+                    user_id=user_id,
+                    guid=user.guid,
+                    h323=user.h323,
+                    event=newest.event,
+                    source=newest.source,
+                    target=decision.target,
+                    memory=decision.memory,
+                    received_at=newest.received_at,
+                )
+            )
+        else:
+            _finish(newest, Trigger.Status.SKIPPED, decision.reason, now, **details)
+            touched_triggers.append(newest)
+            apply_memory(state, decision.memory)
+            touched_states[user_id] = state
+
+    with transaction.atomic():
+        Trigger.objects.bulk_update(touched_triggers, ["status", "reason", "decided_at", "decision"], batch_size=500)
+        for state in touched_states.values():
+            state.save()
+    return plans, next_due, len(rows) == BATCH
+
+
+def record_applied(plan: Plan, answered_at: dt.datetime) -> None:
+    """SetPresence was answered: the trigger is applied; remember what we set."""
+    with transaction.atomic():
+        Trigger.objects.filter(pk=plan.trigger_id).update(
+            status=Trigger.Status.APPLIED, applied_at=answered_at, reason=""
+        )
+        state, _ = UserState.objects.get_or_create(pk=plan.user_id)
+        apply_memory(state, plan.memory)
+        state.save()
+        # Until the PBX's PresenceUpdate arrives, the cache shows what the PBX just accepted.
+        user = PbxUser.objects.only("presence").get(pk=plan.user_id)
+        user.presence = _with_contact(user.presence, plan.target)
+        PbxUser.objects.filter(pk=plan.user_id).update(presence=user.presence, presence_at=answered_at)
+    log.info(
+        "trigger decided id=%s user=%s event=%s status=applied activity=%r note=%r",
+        plan.trigger_id,
+        plan.h323,
+        plan.event,
+        plan.target.activity,
+        plan.target.note,
+    )
+
+
+def _with_contact(presence: list[dict], target: engine.Presence) -> list[dict]:
+    contact = settings.PBX_CONTACT
+    others = [p for p in presence or [] if p.get("contact") != contact]
+    return [{"contact": contact, "status": "open", "activity": target.activity, "note": target.note}, *others]
+
+
+def record_failed(plan: Plan, reason: str) -> None:
+    Trigger.objects.filter(pk=plan.trigger_id).update(status=Trigger.Status.FAILED, reason=reason[:255])
+    log.warning("trigger decided id=%s user=%s status=failed reason=%r", plan.trigger_id, plan.h323, reason)
+
+
+def release(plan: Plan) -> None:
+    """The link went away before the PBX answered: back to the queue, decided again after reconnect."""
+    Trigger.objects.filter(pk=plan.trigger_id, status=Trigger.Status.QUEUED).update(decided_at=None)
+
+
+def expire_heartbeats(now: dt.datetime | None = None) -> int:
+    """Users whose devices all went quiet longer than the timeout get one `heartbeat-lost` trigger."""
+    minutes = ServiceSettings.current().heartbeat_timeout_minutes
+    if not minutes:
+        return 0
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(minutes=minutes)
+    expired = list(
+        UserState.objects.filter(last_heartbeat_at__lt=cutoff, heartbeat_lost_fired=False).select_related("user")
+    )
+    with transaction.atomic():
+        for state in expired:
+            Trigger.objects.create(
+                source=Trigger.Source.SYSTEM,
+                event="heartbeat-lost",
+                at=now,
+                received_at=now,
+                user_value=state.user.h323,
+                pbx_user=state.user,
+                reason="",
+                device=f"silent since {timezone.localtime(state.last_heartbeat_at):%Y-%m-%d %H:%M:%S}",
+            )
+        UserState.objects.filter(pk__in=[s.pk for s in expired]).update(heartbeat_lost_fired=True)
+    return len(expired)
+
+
+def store_presence(guid: str, presence: list[dict]) -> int | None:
+    """A PresenceUpdate from the PBX: keep it as the user's current presence. Returns the user's id."""
+    user = PbxUser.objects.filter(guid=guid.lower()).only("pk").first()
+    if user is None:
+        return None
+    PbxUser.objects.filter(pk=user.pk).update(presence=presence, presence_at=timezone.now())
+    return user.pk
+
+
+def licensed_subscriptions() -> dict[str, str]:
+    """{guid: h323} of every active, licensed user: whom the link subscribes to."""
+    from licensing.models import Seat
+
+    guids = set(Seat.objects.values_list("user_guid", flat=True))
+    return {
+        guid: h323
+        for guid, h323 in PbxUser.objects.filter(active=True).exclude(h323="").values_list("guid", "h323")
+        if guid in guids
+    }

@@ -1,0 +1,68 @@
+"""Running the link: wait for the lease, then hold the PBX link and listen on the `pbx-link` channel.
+
+Shared by `runpbxlink` (its own process) and `runheartbeat` (the embedded default: daphne, the link
+and the simulator on one asyncio loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.routing import get_default_application
+from channels.worker import Worker
+from django.db import close_old_connections
+
+from presence.link import lease
+from presence.link.handoff import LINK_CHANNEL
+from presence.link.service import LinkService
+from presence.pbx import LinkConfig
+
+log = logging.getLogger("presence.link")
+
+
+async def _try_acquire(holder: str) -> bool:
+    def call() -> bool:
+        close_old_connections()
+        return lease.try_acquire(holder)
+
+    return await sync_to_async(call, thread_sensitive=False)()
+
+
+async def hold_link(config: LinkConfig, stop: asyncio.Event, *, holder: str | None = None, poll: float = 1.0) -> None:
+    """Stand by until the lease is ours, then run the link and the channel worker until `stop` is set."""
+    holder = holder or lease.holder_name()
+    waiting_logged = False
+    while not stop.is_set():
+        try:
+            if await _try_acquire(holder):
+                break
+        except Exception as exc:
+            log.warning("cannot reach the database for the link lease: %s", exc)
+        if not waiting_logged:
+            log.info("another worker holds the PBX link; standing by as %s", holder)
+            waiting_logged = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=poll)
+    if stop.is_set():
+        return
+    log.info("holding the PBX link lease as %s", holder)
+    service = LinkService(config, holder=holder)
+    worker = Worker(application=get_default_application(), channels=[LINK_CHANNEL], channel_layer=get_channel_layer())
+    tasks = [
+        asyncio.ensure_future(service.run()),
+        asyncio.ensure_future(worker.handle()),
+        asyncio.ensure_future(worker.application_checker()),
+    ]
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([tasks[0], stopper], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await service.stop()
+        await asyncio.wait([tasks[0]], timeout=15)
+        for task in [*tasks, stopper]:
+            task.cancel()
+        await asyncio.gather(*tasks, stopper, return_exceptions=True)

@@ -1,0 +1,295 @@
+"""The PBX link worker: holds the PbxClient, applies queued triggers, keeps directory and presence fresh.
+
+Everything here runs on one asyncio loop; all database work goes through one dedicated thread
+(`db`), in order, so that a PresenceUpdate and the outcome of our own SetPresence are stored in the
+order the PBX sent them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import functools
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from presence.link import applier, directory, lease
+from presence.link.notify import outcome_message, presence_group, presence_message
+from presence.models import LinkStatus
+from presence.pbx import (
+    ConnectionLost,
+    LinkConfig,
+    PbxClient,
+    PbxError,
+    PbxRequestError,
+    RequestTimeout,
+    make_ssl_context,
+)
+
+log = logging.getLogger("presence.link")
+SWEEP_SECONDS = 1.0  # the database is swept this often even without a channel message
+STATUS_SECONDS = 2.0
+
+
+def link_config(url: str | None = None, password: str | None = None) -> LinkConfig:
+    """The PbxClient configuration from settings (or an explicit URL/password: the embedded simulator)."""
+    url = url or settings.PBX_URL
+    return LinkConfig(
+        url=url,
+        app=settings.PBX_APP,
+        password=settings.PBX_PASSWORD if password is None else password,
+        ssl=make_ssl_context(url, settings.PBX_CA_FILE, settings.PBX_TLS_VERIFY),
+        contact=settings.PBX_CONTACT,
+        request_timeout=settings.PBX_REQUEST_TIMEOUT,
+        window=settings.PBX_WINDOW,
+    )
+
+
+class LinkService:
+    """One per process that holds the lease. `LinkService.running` is the instance the consumer wakes."""
+
+    running: LinkService | None = None
+
+    def __init__(self, config: LinkConfig, *, holder: str):
+        self.config = config
+        self.holder = holder
+        self.client = PbxClient(config, self)
+        self.db_thread = ThreadPoolExecutor(1, thread_name_prefix="pbx-link-db")
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._busy: set[int] = set()
+        self._applying: set[asyncio.Task] = set()
+        self._seen_guids: set[str] = set()
+        self._initial_sync_started: float | None = None
+        self._status_dirty = True
+        self._since: dt.datetime | None = None
+        self._last_error = ""
+        self.lease_lost = False
+        self.applied = 0
+
+    # ---- plumbing -------------------------------------------------------------------------------
+    async def db(self, fn, *args, **kwargs):
+        """Run a synchronous ORM function on the link's database thread."""
+
+        def call():
+            close_old_connections()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                close_old_connections()
+
+        return await asyncio.get_running_loop().run_in_executor(self.db_thread, functools.partial(call))
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def subscriptions_changed(self) -> None:
+        task = asyncio.ensure_future(self._resubscribe())
+        self._applying.add(task)  # keep a reference; shutdown waits for it like for applies
+        task.add_done_callback(self._applying.discard)
+
+    async def _resubscribe(self) -> None:
+        wanted = await self.db(applier.licensed_subscriptions)
+        self.client.want_subscriptions(wanted)
+        self._status_dirty = True
+
+    async def _group_send(self, user_id: int, message: dict) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            await layer.group_send(presence_group(user_id), message)
+        except Exception as exc:  # a full or unreachable layer must not stop the link
+            log.warning("could not notify the user page: %s", exc)
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Run until stop() or until the lease is lost."""
+        LinkService.running = self
+        reset = await self.db(applier.reset_claims)
+        if reset:
+            log.info("%s trigger(s) decided by a previous worker but never answered: deciding them again", reset)
+        tasks = [
+            asyncio.ensure_future(self.client.run()),
+            asyncio.ensure_future(self._drain_loop()),
+            asyncio.ensure_future(self._status_loop()),
+            asyncio.ensure_future(self._heartbeat_loop()),
+        ]
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            done, _ = await asyncio.wait([*tasks, stop], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stop and task.exception():
+                    log.error("link task failed: %r", task.exception(), exc_info=task.exception())
+        finally:
+            await self._shutdown([*tasks, stop])
+
+    async def stop(self) -> None:
+        self._stopping.set()
+
+    async def _shutdown(self, tasks: list[asyncio.Future]) -> None:
+        # Finish what is in flight (bounded), then drop the link and give the lease back.
+        if self._applying:
+            await asyncio.wait(list(self._applying), timeout=5)
+        await self.client.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.db(self._write_status, final=True)
+        if not self.lease_lost:
+            await self.db(lease.release, self.holder)
+        self.db_thread.shutdown(wait=True)
+        if LinkService.running is self:
+            LinkService.running = None
+
+    # ---- applying triggers ----------------------------------------------------------------------
+    async def _drain_loop(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=SWEEP_SECONDS)
+            self._wake.clear()
+            if not self.client.connected:
+                continue  # triggers stay queued; applied after reconnect
+            try:
+                plans, due_in, more = await self.db(applier.plan_work, set(self._busy))
+            except Exception:
+                log.exception("planning queued triggers failed; retrying at the next sweep")
+                continue
+            for plan in plans:
+                self._busy.add(plan.user_id)
+                task = asyncio.ensure_future(self._apply(plan))
+                self._applying.add(task)
+                task.add_done_callback(self._applying.discard)
+            if due_in is not None:
+                asyncio.get_running_loop().call_later(due_in + 0.01, self.wake)
+            if more:
+                self.wake()
+
+    async def _apply(self, plan: applier.Plan) -> None:
+        self._status_dirty = True
+        try:
+            await self.client.set_presence(guid=plan.guid, activity=plan.target.activity, note=plan.target.note)
+            answered = timezone.now()
+            await self.db(applier.record_applied, plan, answered)
+            self.applied += 1
+            from heartbeat_site import metrics
+
+            metrics.observe_applied(plan, answered)
+            await self._group_send(plan.user_id, outcome_message(plan.trigger_id, "applied", ""))
+        except ConnectionLost:
+            await self.db(applier.release, plan)
+        except PbxRequestError as exc:
+            reason = f"PBX error {exc.code}: {exc.text}"
+            await self.db(applier.record_failed, plan, reason)
+            await self._group_send(plan.user_id, outcome_message(plan.trigger_id, "failed", reason))
+        except RequestTimeout:
+            reason = f"the PBX did not answer SetPresence within {self.config.request_timeout:g} s"
+            await self.db(applier.record_failed, plan, reason)
+            await self._group_send(plan.user_id, outcome_message(plan.trigger_id, "failed", reason))
+        except Exception:
+            log.exception("applying trigger %s failed", plan.trigger_id)
+            await self.db(applier.release, plan)
+        finally:
+            self._busy.discard(plan.user_id)
+            self._status_dirty = True
+            self.wake()  # the user may have more queued
+
+    async def _heartbeat_loop(self) -> None:
+        while not self._stopping.is_set():
+            await asyncio.sleep(10)
+            try:
+                fired = await self.db(applier.expire_heartbeats)
+            except Exception:
+                log.exception("heartbeat expiry check failed")
+                continue
+            if fired:
+                log.info("heartbeat lost for %s user(s)", fired)
+                self.wake()
+
+    # ---- status and lease -----------------------------------------------------------------------
+    async def _status_loop(self) -> None:
+        last_renew = time.monotonic()
+        while not self._stopping.is_set():
+            await asyncio.sleep(STATUS_SECONDS)
+            try:
+                held = await self.db(lease.renew, self.holder)
+                last_renew = time.monotonic()
+            except Exception as exc:
+                log.warning("could not renew the link lease: %s", exc)
+                held = time.monotonic() - last_renew < lease.LEASE_SECONDS - STATUS_SECONDS
+            if not held:
+                # Someone else holds the link now (or we could not prove we do): stop at once.
+                log.error("lost the PBX link lease; stopping this worker's link")
+                self.lease_lost = True
+                self._stopping.set()
+                return
+            try:
+                await self.db(self._write_status)
+            except Exception as exc:
+                log.warning("could not write the link status: %s", exc)
+
+    def _write_status(self, final: bool = False) -> None:
+        state = self.client.state()
+        LinkStatus.objects.filter(pk=1).update(
+            connected=state.connected and not final,
+            since=self._since,
+            last_error=(state.last_error or self._last_error)[:500],
+            reconnects=state.reconnects,
+            subscriptions=state.subscriptions,
+            in_flight=state.in_flight,
+            updated_at=timezone.now(),
+        )
+        from heartbeat_site import metrics
+
+        metrics.observe_link(state)
+
+    # ---- PbxEvents callbacks --------------------------------------------------------------------
+    async def on_connected(self) -> None:
+        self._since = timezone.now()
+        self._last_error = ""
+        self._seen_guids = set()
+        self._initial_sync_started = time.monotonic()
+        log.info("PBX link up (%s)", self.config.url)
+        await self._resubscribe()
+        await self.db(self._write_status)
+        self.wake()
+
+    async def on_disconnected(self, reason: str) -> None:
+        self._since = timezone.now()
+        self._last_error = reason
+        log.warning("PBX link down: %s", reason)
+        await self.db(self._write_status)
+
+    async def on_users(self, rows: list[dict], *, initial_done: bool) -> None:
+        if rows:
+            self._seen_guids.update(str(r.get("guid", "")).lower() for r in rows)
+            await self.db(directory.upsert_users, rows)
+        if initial_done and self._initial_sync_started is not None:
+            removed = await self.db(directory.finish_initial_load, self._seen_guids)
+            took = time.monotonic() - self._initial_sync_started
+            log.info("directory synced: %s users in %.1f s, %s marked removed", len(self._seen_guids), took, removed)
+            self._initial_sync_started = None
+            self._seen_guids = set()
+            await self._resubscribe()
+        elif initial_done and rows:
+            await self._resubscribe()  # a live add/update may concern a licensed user
+
+    async def on_user_deleted(self, guid: str) -> None:
+        await self.db(directory.mark_removed, guid)
+        await self._resubscribe()
+
+    async def on_presence(self, guid: str, presence: list[dict], state: dict | None) -> None:
+        user_id = await self.db(applier.store_presence, guid, presence)
+        if user_id is not None:
+            await self._group_send(user_id, presence_message(presence, settings.PBX_CONTACT))
+
+
+def describe_error(exc: BaseException) -> str:
+    return exc.reason if isinstance(exc, PbxError) and getattr(exc, "reason", "") else str(exc)
