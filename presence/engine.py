@@ -1,0 +1,367 @@
+"""The decision engine: what presence one trigger produces.
+
+Pure on purpose: dataclasses in, a `Decision` out, no database, no PBX, no Django. The worker feeds it
+the trigger, the user's current `tel:` presence, what the engine remembered last time and the admin's
+configuration, applies the decision and stores the returned memory. Everything that needs a clock
+gets it as an argument, so every rule can be tested as a table.
+
+The order of the checks is the contract (docs/configuration.md explains it to admins):
+heartbeat → stale → button press → logon clears "manual wins" → event rule → working hours →
+override rules → manual wins → preset or restore → unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta, tzinfo
+
+NOTE_MAX_LENGTH = 255  # the PBX note and UserState.set_note hold this much
+LOGON = "logon"
+LOCK = "lock"
+HEARTBEAT = "heartbeat"
+BUTTON = "button"
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_PLACEHOLDER = re.compile(r"\{(time|date|device)\}")
+
+
+@dataclass(frozen=True)
+class Presence:
+    """A `tel:` presence: activity ("" = available) and note."""
+
+    activity: str = ""
+    note: str = ""
+
+    def same_as(self, other: Presence | None) -> bool:
+        """Equal as the PBX shows it: activity case-insensitive, note without surrounding blanks."""
+        if other is None:
+            return False
+        return (
+            self.activity.strip().lower() == other.activity.strip().lower() and self.note.strip() == other.note.strip()
+        )
+
+    def describe(self) -> str:
+        label = self.activity or "available"
+        return f"{label} “{self.note}”" if self.note else label
+
+
+@dataclass(frozen=True)
+class PresetSpec:
+    name: str
+    activity: str
+    note: str  # may contain {time} {date} {device}
+
+    def render(self, *, at: datetime, device: str, tz: tzinfo) -> Presence:
+        return Presence(self.activity, render_note(self.note, at=at, device=device, tz=tz))
+
+
+@dataclass(frozen=True)
+class EventRuleSpec:
+    event: str
+    action: str  # "preset" | "restore" | "nothing"
+    preset: PresetSpec | None = None
+    weekdays: tuple[int, ...] = ()  # 0 = Monday … 6 = Sunday; empty = every day
+    start: time | None = None  # in EngineConfig.tz; None = from midnight
+    end: time | None = None  # exclusive; None = until midnight
+
+    def describe(self) -> str:
+        if self.action == "preset":
+            what = f"preset '{self.preset.name}'" if self.preset else "preset (none chosen)"
+        elif self.action == "restore":
+            what = "restore"
+        else:
+            what = "do nothing"
+        window = self.describe_window()
+        return f"event rule {self.event} → {what}" + (f" ({window})" if window else "")
+
+    def describe_window(self) -> str:
+        parts = []
+        if self.weekdays:
+            parts.append(",".join(WEEKDAY_NAMES[d] for d in sorted(set(self.weekdays)) if 0 <= d <= 6))
+        if self.start is not None or self.end is not None:
+            start = self.start.strftime("%H:%M") if self.start else "00:00"
+            end = self.end.strftime("%H:%M") if self.end else "24:00"
+            parts.append(f"{start}–{end}")
+        return " ".join(parts)
+
+    def in_window(self, at: datetime, tz: tzinfo) -> bool:
+        """Whether `at` lies in the working-hours window (start inclusive, end exclusive).
+
+        A window that crosses midnight (22:00–06:00) belongs to the day it starts on: with weekdays
+        Mon–Fri, Saturday 02:00 is still inside (Friday's night), Monday 02:00 is not.
+        start == end means the whole day.
+        """
+        local = at.astimezone(tz)
+        now = local.time().replace(tzinfo=None)
+        day = local.weekday()
+        start, end = self.start, self.end
+        if start is not None and end is not None and start > end:
+            if now >= start:
+                owner = day
+            elif now < end:
+                owner = (day - 1) % 7
+            else:
+                return False
+            return not self.weekdays or owner in self.weekdays
+        if start is not None and end is not None and start == end:
+            inside = True
+        else:
+            inside = (start is None or now >= start) and (end is None or now < end)
+        return inside and (not self.weekdays or day in self.weekdays)
+
+
+@dataclass(frozen=True)
+class OverrideRuleSpec:
+    name: str
+    activities: tuple[str, ...]  # "" = available; empty tuple matches nothing
+    note_match: str  # "any" | "contains" | "exact" | "regex"
+    note_pattern: str = ""
+    events: tuple[str, ...] = ()  # empty = every event
+    decision: str = "protect"  # "protect" | "override"
+
+    def matches(self, current: Presence, event: str) -> bool:
+        if self.events and event not in self.events:
+            return False
+        if current.activity.strip().lower() not in {a.strip().lower() for a in self.activities}:
+            return False
+        return note_matches(self.note_match, self.note_pattern, current.note)
+
+    def describe(self) -> str:
+        return f"override rule '{self.name}' ({self.decision})"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    rules: dict[str, EventRuleSpec]
+    overrides: tuple[OverrideRuleSpec, ...]
+    manual_wins: bool = True
+    tz: tzinfo = UTC
+
+
+@dataclass(frozen=True)
+class UserMemory:
+    """What the engine remembers about one user (mirrors presence.models.UserState)."""
+
+    set_presence: Presence | None = None  # what this service set last (or adopted, see decide())
+    set_at: datetime | None = None
+    last_event_at: datetime | None = None  # `at` of the newest trigger decided for this user
+    saved: Presence | None = None  # what lock replaced
+    manual_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TriggerInput:
+    event: str
+    at: datetime
+    device: str = ""
+    source: str = "api"  # "button" = the user pressed a preset (then `preset` is given)
+    preset: PresetSpec | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # "set" | "skip"
+    reason: str
+    target: Presence | None  # for "set"
+    rule: str  # the rule that decided, in words, for the trigger log
+    preset: str | None  # preset name, or "restore"
+    before: Presence | None  # the current presence
+    memory: UserMemory  # store this after the decision
+
+    @property
+    def applies(self) -> bool:
+        return self.outcome == "set"
+
+
+def render_note(template: str, *, at: datetime, device: str, tz: tzinfo) -> str:
+    """Fill {time} (HH:MM), {date} (YYYY-MM-DD) in `tz` and {device}.
+
+    Anything else in braces stays as written: a note is admin text, not a format string, so
+    "{lunch}" or a lone "{" must never crash a decision. The result is cut to what the PBX keeps.
+    """
+    local = at.astimezone(tz)
+    values = {"time": local.strftime("%H:%M"), "date": local.strftime("%Y-%m-%d"), "device": device}
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template).strip()[:NOTE_MAX_LENGTH]
+
+
+def detect_manual_change(current: Presence | None, memory: UserMemory) -> bool:
+    """The PBX shows a presence other than the one we set last: the user (or another app) changed it.
+
+    Nothing set yet, or no presence reported by the PBX, is not a manual change: there is nothing to
+    compare.
+    """
+    return memory.set_presence is not None and current is not None and not current.same_as(memory.set_presence)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern, re.IGNORECASE)
+    except re.error:
+        return None
+
+
+def note_matches(mode: str, pattern: str, note: str) -> bool:
+    """Case-insensitive note test of an override rule; a broken regex matches nothing."""
+    if mode == "any":
+        return True
+    if mode == "contains":
+        return pattern.casefold() in note.casefold()
+    if mode == "exact":
+        return pattern.strip().casefold() == note.strip().casefold()
+    if mode == "regex":
+        compiled = _compiled(pattern)
+        return compiled is not None and compiled.search(note) is not None
+    return False
+
+
+def regex_error(pattern: str) -> str | None:
+    """Why a pattern does not compile (for validation), or None."""
+    try:
+        re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        return str(exc)
+    return None
+
+
+def is_debounced(lock_at: datetime, unlock_at: datetime, seconds: int) -> bool:
+    """A lock and the unlock that follows within `seconds` (inclusive) cancel out; 0 = off."""
+    if seconds <= 0:
+        return False
+    gap = unlock_at - lock_at
+    return timedelta(0) <= gap <= timedelta(seconds=seconds)
+
+
+def heartbeat_expired(last_beat: datetime | None, timeout: timedelta, now: datetime, already_fired: bool) -> bool:
+    """Time to fire heartbeat-lost: beats were seen, then silence longer than `timeout`, not fired yet.
+
+    A user who never sent a heartbeat is not watched; a zero timeout means the feature is off.
+    """
+    if last_beat is None or already_fired or timeout <= timedelta(0):
+        return False
+    return now - last_beat > timeout
+
+
+def decide(
+    trigger: TriggerInput, current: Presence | None, memory: UserMemory, config: EngineConfig, now: datetime
+) -> Decision:
+    """What one trigger does to one user's presence, and what to remember afterwards."""
+    if trigger.event == HEARTBEAT:
+        # A heartbeat only proves the device is alive (the worker tracks that): it is not an event
+        # that orders presence changes, so it must not make a slightly older lock "stale".
+        return _skip("heartbeat", "heartbeat (changes no presence)", current, memory)
+
+    button = trigger.source == BUTTON and trigger.preset is not None
+    # A button press happens now, on the server: a device clock running ahead must not swallow it.
+    if not button and memory.last_event_at is not None and trigger.at < memory.last_event_at:
+        rule = f"ordering: older than the last decided trigger ({memory.last_event_at.isoformat()})"
+        return _skip("stale", rule, current, memory)
+
+    mem = memory
+    if memory.last_event_at is None or trigger.at > memory.last_event_at:
+        mem = replace(mem, last_event_at=trigger.at)
+    changed_by_hand = detect_manual_change(current, memory)
+    if config.manual_wins and changed_by_hand and mem.manual_since is None:
+        mem = replace(mem, manual_since=now)
+
+    if button:
+        assert trigger.preset is not None  # narrowed by `button`
+        target = trigger.preset.render(at=trigger.at, device=trigger.device, tz=config.tz)
+        mem = replace(mem, manual_since=None)
+        return _apply(target, current, mem, now, f"button: preset '{trigger.preset.name}'", trigger.preset.name)
+
+    manual = config.manual_wins and (changed_by_hand or memory.manual_since is not None)
+    if trigger.event == LOGON:
+        # The user is back: "manual wins" ends here, whatever the logon rule then does. Their hand-set
+        # presence becomes the baseline, otherwise the very next lock would flag it again.
+        if changed_by_hand:
+            mem = _adopt(mem, current, now)
+        mem = replace(mem, manual_since=None)
+        manual = False
+
+    rule = config.rules.get(trigger.event)
+    if rule is None:
+        return _skip("no rule", f"no event rule for '{trigger.event}'", current, mem)
+    described = rule.describe()
+    if rule.action == "nothing":
+        return _skip("rule: do nothing", described, current, mem)
+    if rule.action == "preset" and rule.preset is None:
+        return _skip("no rule", described, current, mem)
+    if not rule.in_window(trigger.at, config.tz):
+        return _skip("outside working hours", described, current, mem)
+
+    override = _first_override(current, trigger.event, config.overrides)
+    if override is not None and override.decision == "protect":
+        return _skip(f"protected: {override.name}", override.describe(), current, mem)
+    if manual and override is None:
+        since = (mem.manual_since or now).isoformat()
+        return _skip("manual change protected", f"manual wins (changed by hand, noticed {since})", current, mem)
+    if override is not None:
+        described = f"{described}; {override.describe()}"
+
+    if rule.action == "restore":
+        return _restore(current, mem, now, described)
+    assert rule.preset is not None  # checked above
+    target = rule.preset.render(at=trigger.at, device=trigger.device, tz=config.tz)
+    if trigger.event == LOCK:
+        mem = replace(mem, saved=_what_lock_replaces(current, mem))
+        return _apply(target, current, mem, now, described, rule.preset.name, keep_saved=True)
+    return _apply(target, current, mem, now, described, rule.preset.name)
+
+
+def _first_override(
+    current: Presence | None, event: str, rules: tuple[OverrideRuleSpec, ...]
+) -> OverrideRuleSpec | None:
+    # No presence reported means nothing to protect: the rules describe a presence the user has.
+    if current is None:
+        return None
+    return next((r for r in rules if r.matches(current, event)), None)
+
+
+def _what_lock_replaces(current: Presence | None, mem: UserMemory) -> Presence | None:
+    # A second lock while the first lock's presence still shows (two devices, a script firing twice,
+    # a new {time}) must not save our own "screen locked" presence over the one the user had.
+    if mem.saved is not None and current is not None and current.same_as(mem.set_presence):
+        return mem.saved
+    return current
+
+
+def _restore(current: Presence | None, mem: UserMemory, now: datetime, described: str) -> Decision:
+    if mem.saved is None:
+        return _skip("nothing to restore", described, current, mem)
+    if current is None or not current.same_as(mem.set_presence):
+        return _skip("restore: presence changed since lock", described, current, replace(mem, saved=None))
+    target = mem.saved
+    return _apply(target, current, replace(mem, saved=None), now, described, "restore")
+
+
+def _apply(
+    target: Presence,
+    current: Presence | None,
+    mem: UserMemory,
+    now: datetime,
+    rule: str,
+    preset: str,
+    *,
+    keep_saved: bool = False,
+) -> Decision:
+    # Whatever shows from here on is ours, not a hand-set presence that "manual wins" protects.
+    mem = replace(mem, manual_since=None)
+    if target.same_as(current):
+        # No PBX round trip; the PBX already shows what we want, so that is our baseline now.
+        return Decision("skip", "unchanged", None, rule, preset, current, _adopt(mem, target, now))
+    # Any change other than lock's own makes what lock saved meaningless (it is no longer showing
+    # what lock set), so a later unlock has nothing to put back.
+    mem = replace(mem, set_presence=target, set_at=now, saved=mem.saved if keep_saved else None)
+    return Decision("set", "", target, rule, preset, current, mem)
+
+
+def _adopt(mem: UserMemory, presence: Presence | None, now: datetime) -> UserMemory:
+    if presence is None or presence.same_as(mem.set_presence):
+        return mem
+    return replace(mem, set_presence=presence, set_at=now)
+
+
+def _skip(reason: str, rule: str, current: Presence | None, mem: UserMemory) -> Decision:
+    return Decision("skip", reason, None, rule, None, current, mem)
