@@ -69,7 +69,9 @@ RECIPES: dict[str, Recipe] = {
             RecipeFile("Send-PresenceTrigger.ps1", "windows/Send-PresenceTrigger.ps1", crlf=True),
             RecipeFile("logoff.cmd", "windows/logoff.cmd", crlf=True),
             *(
-                RecipeFile(f"tasks/presence-{task}.xml", f"windows/tasks/presence-{task}.xml", encoding="utf-16", crlf=True)
+                RecipeFile(
+                    f"tasks/presence-{task}.xml", f"windows/tasks/presence-{task}.xml", encoding="utf-16", crlf=True
+                )
                 for task in WINDOWS_TASKS
             ),
             RecipeFile("key.txt", "key.txt", mode=0o600),
@@ -171,7 +173,9 @@ def context(key: str | None = None, heartbeat_minutes: int = DEFAULT_HEARTBEAT_M
     }
 
 
-def render_file(os_name: str, name: str, key: str | None = None, heartbeat_minutes: int = DEFAULT_HEARTBEAT_MINUTES) -> bytes:
+def render_file(
+    os_name: str, name: str, key: str | None = None, heartbeat_minutes: int = DEFAULT_HEARTBEAT_MINUTES
+) -> bytes:
     """One file of a recipe as it is downloaded (bytes, in that file's encoding)."""
     recipe = get(os_name)
     for item in recipe.files:
@@ -198,7 +202,9 @@ def get(os_name: str) -> Recipe:
         raise RecipeError(f"No recipe for {os_name!r}: use one of {', '.join(RECIPES)}.") from None
 
 
-def render(os_name: str, key: str | None = None, heartbeat_minutes: int = DEFAULT_HEARTBEAT_MINUTES) -> dict[str, bytes]:
+def render(
+    os_name: str, key: str | None = None, heartbeat_minutes: int = DEFAULT_HEARTBEAT_MINUTES
+) -> dict[str, bytes]:
     """Every file of a recipe, by its name in the download."""
     recipe = get(os_name)
     ctx = context(key, heartbeat_minutes)
