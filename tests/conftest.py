@@ -19,6 +19,26 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def valid_licence(request, _fresh_cache, settings):
+    """Every test that uses the database runs under a valid licence with plenty of seats.
+
+    Without one, `refusal_for` refuses every trigger ("licence_expired"); tests about licensing
+    itself opt out with `@pytest.mark.no_licence`. The issuer key pair is the suite's own
+    (tests/licensing/support.py), trusted through LICENSE_PUBLIC_KEY for this test only.
+    """
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db", "live_server"} & set(
+        request.fixturenames
+    )
+    if request.node.get_closest_marker("no_licence") or not uses_db:
+        yield None
+        return
+    from tests.licensing.support import install_licence
+
+    request.getfixturevalue("db")  # the database access the test asked for (transactional or not)
+    yield install_licence(settings)
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
