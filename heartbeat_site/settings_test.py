@@ -15,3 +15,7 @@ os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="heartbeat-test-"))
 from heartbeat_site.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests only
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: the end-to-end tests start real server and worker processes on it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}

@@ -307,9 +307,5 @@ def licensed_subscriptions() -> dict[str, str]:
     """{guid: h323} of every active, licensed user: whom the link subscribes to."""
     from licensing.models import Seat
 
-    guids = set(Seat.objects.values_list("user_guid", flat=True))
-    return {
-        guid: h323
-        for guid, h323 in PbxUser.objects.filter(active=True).exclude(h323="").values_list("guid", "h323")
-        if guid in guids
-    }
+    licensed = PbxUser.objects.filter(active=True, guid__in=Seat.objects.values("user_guid")).exclude(h323="")
+    return dict(licensed.values_list("guid", "h323"))

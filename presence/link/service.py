@@ -36,6 +36,7 @@ from presence.pbx import (
 log = logging.getLogger("presence.link")
 SWEEP_SECONDS = 1.0  # the database is swept this often even without a channel message
 STATUS_SECONDS = 2.0
+RECONCILE_SECONDS = 15.0
 
 
 def link_config(url: str | None = None, password: str | None = None) -> LinkConfig:
@@ -215,9 +216,13 @@ class LinkService:
 
     # ---- status and lease -----------------------------------------------------------------------
     async def _status_loop(self) -> None:
-        last_renew = time.monotonic()
+        last_renew = last_reconcile = time.monotonic()
         while not self._stopping.is_set():
             await asyncio.sleep(STATUS_SECONDS)
+            if self.client.connected and time.monotonic() - last_reconcile > RECONCILE_SECONDS:
+                # Channel messages may be lost: the licensed set is re-read now and then regardless.
+                last_reconcile = time.monotonic()
+                self.subscriptions_changed()
             try:
                 held = await self.db(lease.renew, self.holder)
                 last_renew = time.monotonic()

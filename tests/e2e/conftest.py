@@ -87,3 +87,75 @@ def admin_login(page, live_server_url: str, username: str, password: str) -> Non
     page.fill("#id_password", password)
     page.click("input[type=submit]")
     page.wait_for_url(f"{live_server_url}/admin/")
+
+
+SIM_PASSWORD = "sim-secret-password"
+
+
+@pytest.fixture
+def sim_users():
+    """The simulated PBX's users; tests override this fixture to change the directory."""
+    from presence.pbx.simulator import generate_users
+
+    return generate_users(20)
+
+
+@pytest.fixture
+def sim(sim_users, settings):
+    """A PBX simulator on its own thread; `.simulator` is the PbxSimulator, `.call()` runs its coroutines."""
+    from presence.pbx.simulator import SimulatorThread
+
+    thread = SimulatorThread(app=settings.PBX_APP, password=SIM_PASSWORD, users=sim_users)
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def rules(transactional_db):
+    """Presets and event rules of our own: transactional tests flush the data migration's defaults."""
+    from presence.models import EventRule, OverrideRule, Preset
+
+    EventRule.objects.all().delete()
+    OverrideRule.objects.all().delete()
+    Preset.objects.all().delete()
+    away = Preset.objects.create(name="Away – screen locked", activity="away", note="Screen locked since {time}")
+    available = Preset.objects.create(name="Available", activity="", note="")
+    off = Preset.objects.create(name="Offline – shut down", activity="away", note="Shut down")
+    EventRule.objects.create(event="lock", action="preset", preset=away)
+    EventRule.objects.create(event="unlock", action="restore")
+    EventRule.objects.create(event="logon", action="preset", preset=available)
+    EventRule.objects.create(event="shutdown", action="preset", preset=off)
+    EventRule.objects.create(event="heartbeat-lost", action="preset", preset=off)
+    return {"away": away, "available": available, "off": off}
+
+
+@pytest.fixture
+def licensed(sim_users, transactional_db):
+    """Every simulated user's licence switch on (by GUID, before the directory is even replicated)."""
+    from licensing.models import Seat
+
+    Seat.objects.bulk_create([Seat(user_guid=u.guid) for u in sim_users])
+
+
+@pytest.fixture
+def key(transactional_db) -> str:
+    from triggers.models import ApiKey
+
+    return ApiKey.create("e2e")[1]
+
+
+@pytest.fixture
+def server(sim, rules, licensed, key):
+    """`runheartbeat` against the simulator, with the directory replicated and the link up."""
+    from presence.models import LinkStatus, PbxUser
+    from tests.e2e.stack import Server, wait_until
+
+    process = Server(sim.simulator.url, SIM_PASSWORD)
+    try:
+        wait_until(lambda: LinkStatus.objects.filter(connected=True).exists(), 20, message="the PBX link")
+        count = len(sim.simulator.users)
+        wait_until(lambda: PbxUser.objects.count() >= count, 60, message="the directory")
+        yield process
+    finally:
+        process.stop()

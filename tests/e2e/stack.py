@@ -1,0 +1,123 @@
+"""Real processes for end-to-end tests: the PBX simulator, `runheartbeat` and `runpbxlink`.
+
+The server and worker run as subprocesses on the test database (a file for SQLite, the test
+database for PostgreSQL), with the same secrets and licence key as the test process, so a test
+posts triggers over HTTP and watches the simulator and the trigger log like an operator would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from tests.services import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "test-output"
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def child_env(**extra: str) -> dict:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "heartbeat_site.settings_test",
+        "DATABASE_URL": database_url(),
+        "VAR_DIR": str(settings.VAR_DIR),
+        "LICENSE_PUBLIC_KEY": settings.LICENSE_PUBLIC_KEY,
+        "PBX_APP": settings.PBX_APP,
+        "LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(extra)
+    return env
+
+
+class Process:
+    """A manage.py command in a subprocess, its output kept in test-output/ for post-mortems."""
+
+    def __init__(self, name: str, args: list[str], env: dict):
+        OUTPUT.mkdir(exist_ok=True)
+        self.log_path = OUTPUT / f"{name}.log"
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
+        self.log.write(f"\n===== {time.strftime('%H:%M:%S')} {' '.join(args)}\n".encode())
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up at all, as when a machine dies."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class Server(Process):
+    """`runheartbeat`: web + link in one process (the embedded default), pointed at a simulator."""
+
+    def __init__(self, pbx_url: str, pbx_password: str, name: str = "server", **extra: str):
+        self.port = free_port()
+        env = child_env(PBX_URL=pbx_url, PBX_PASSWORD=pbx_password, PORT=str(self.port), **extra)
+        super().__init__(name, ["runheartbeat", "--port", str(self.port)], env)
+        self.url = f"http://127.0.0.1:{self.port}"
+        wait_for_port(self.port, timeout=30)
+
+    def post(self, key: str, body: dict, timeout: float = 10) -> tuple[int, dict]:
+        request = urllib.request.Request(
+            f"{self.url}/api/v1/triggers",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+
+class Worker(Process):
+    """`runpbxlink` on its own (the scaled layout)."""
+
+    def __init__(self, pbx_url: str, pbx_password: str, name: str = "worker", **extra: str):
+        super().__init__(name, ["runpbxlink"], child_env(PBX_URL=pbx_url, PBX_PASSWORD=pbx_password, **extra))
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
+    """Poll `predicate` until it returns something truthy; fail with `message` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
