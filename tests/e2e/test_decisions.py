@@ -68,6 +68,7 @@ def test_it_keeps_holiday_presence_on_every_event(override_rules, server, sim, k
     phone(sim, user, "away", "On holiday until Monday")
     for event in ("shutdown", "lock", "logon"):
         code, body = server.post(key, {"user": user.h323, "event": event})
+        assert code == 202
         row = settled(body["id"])
         assert (row.status, row.reason) == ("skipped", "protected: holiday")
     assert sent_to(sim, user.guid) == []
