@@ -224,6 +224,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# `/bench/trivial`: a trivial Django view served beside the API, for the benchmarks only (tests/bench).
+BENCH_VIEWS = _bool("BENCH_VIEWS", False)
 # Largest trigger body accepted (bytes); larger bodies get 413 before they are parsed.
 TRIGGER_MAX_BODY = env.int("TRIGGER_MAX_BODY", default=4096)
 # How far in the future a trigger's `at` may lie (clock skew of the computers).

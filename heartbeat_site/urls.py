@@ -1,10 +1,11 @@
 """URLs: the admin, the trigger API, its schema and docs, health and metrics, and the user page."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from heartbeat_site import ops
+from heartbeat_site import bench_views, ops
 from triggers import integration
 
 urlpatterns = [
@@ -19,4 +20,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("healthz", ops.healthz, name="healthz"),
     path("metrics", ops.metrics_view, name="metrics"),
+    *([path("bench/trivial", bench_views.trivial, name="bench-trivial")] if settings.BENCH_VIEWS else []),
 ]
