@@ -211,6 +211,8 @@ class Checker:
             instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
+                if exclude and name in exclude:
+                    continue  # checked here with the file's own terms (like a ModelForm's excluded fields)
                 where = path if name == NON_FIELD_ERRORS else f"{path}.{name}"
                 for message in messages:
                     self.add(where, message)

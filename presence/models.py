@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -14,6 +16,10 @@ RULE_EVENTS = ("logon", "logoff", "lock", "unlock", "shutdown", "heartbeat-lost"
 STANDARD_ACTIVITIES = ("", "away", "busy", "dnd")
 ACTIVITY_COLOURS = {"": "#badb8c", "away": "#ffd063", "busy": "#ff918f", "dnd": "#cb8cdb"}
 
+activity_validator = RegexValidator(
+    r"^([a-z][a-z-]{0,31})?$",
+    'Use "" (available), away, busy, dnd or another lower-case RFC 4480 activity such as lunch.',
+)
 event_name_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9_.-]{0,63}$",
     "Use lower-case letters, digits, '-', '_' or '.', starting with a letter or digit (max 64).",
@@ -98,6 +104,7 @@ class Preset(models.Model):
     activity = models.CharField(
         max_length=32,
         blank=True,
+        validators=[activity_validator],
         help_text='Empty = available; "away", "busy", "dnd". Other RFC 4480 activities (e.g. "lunch", '
         '"vacation") are sent as they are, but myApps may not colour them.',
     )
@@ -169,6 +176,21 @@ class EventRule(models.Model):
     def __str__(self) -> str:
         return self.event
 
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.event == "heartbeat":
+            errors["event"] = "A heartbeat only says the computer is alive; use heartbeat-lost for its absence."
+        if self.action == self.Action.PRESET and self.preset is None:
+            errors["preset"] = "Choose the preset this event sets."
+        if not isinstance(self.weekdays, list) or any(not isinstance(d, int) or not 0 <= d <= 6 for d in self.weekdays):
+            errors["weekdays"] = "A list of weekday numbers, 0 = Monday … 6 = Sunday, e.g. [0, 1, 2, 3, 4]."
+        elif len(set(self.weekdays)) != len(self.weekdays):
+            errors["weekdays"] = "Each weekday once."
+        if (self.start_time is None) != (self.end_time is None):
+            errors["end_time"] = "Give both the start and the end of the window, or neither."
+        if errors:
+            raise ValidationError(errors)
+
 
 class OverrideRule(models.Model):
     """ "Don't override": leave a presence alone (or explicitly override it) on some events."""
@@ -200,6 +222,28 @@ class OverrideRule(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"rule {self.pk}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if not isinstance(self.activities, list) or not self.activities:
+            errors["activities"] = 'List the activities this rule matches, e.g. ["away"] ("" is available).'
+        else:
+            for activity in self.activities:
+                try:
+                    activity_validator(activity if isinstance(activity, str) else None)
+                except (ValidationError, TypeError):
+                    errors["activities"] = f"{activity!r} is not an activity (lower-case, e.g. away, dnd)."
+        if not isinstance(self.events, list) or any(not isinstance(e, str) for e in self.events):
+            errors["events"] = 'A list of event names, e.g. ["shutdown"]; empty = every event.'
+        if self.note_match != self.NoteMatch.ANY and not self.note_pattern:
+            errors["note_pattern"] = "Give the text (or regular expression) the note is matched against."
+        if self.note_match == self.NoteMatch.REGEX:
+            try:
+                re.compile(self.note_pattern)
+            except re.error as exc:
+                errors["note_pattern"] = f"Not a regular expression: {exc}."
+        if errors:
+            raise ValidationError(errors)
 
 
 class ServiceSettings(models.Model):

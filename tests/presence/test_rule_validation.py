@@ -1,0 +1,57 @@
+"""The admin refuses rules the engine could not honour, with a message per field."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from presence.models import EventRule, OverrideRule, Preset
+
+pytestmark = pytest.mark.django_db
+
+
+def errors_of(instance) -> dict:
+    with pytest.raises(ValidationError) as caught:
+        instance.full_clean()
+    return caught.value.message_dict
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        pytest.param({"event": "heartbeat", "action": "nothing"}, "event", id="heartbeat-is-not-a-rule-event"),
+        pytest.param({"event": "lock", "action": "preset"}, "preset", id="preset-action-needs-a-preset"),
+        pytest.param({"event": "lock", "action": "nothing", "weekdays": [0, 7]}, "weekdays", id="weekday-out-of-range"),
+        pytest.param({"event": "lock", "action": "nothing", "weekdays": [1, 1]}, "weekdays", id="weekday-twice"),
+        pytest.param({"event": "Lock Screen", "action": "nothing"}, "event", id="event-name-shape"),
+    ],
+)
+def test_event_rules_refuse_what_cannot_work(fields, field):
+    assert field in errors_of(EventRule(**fields))
+
+
+def test_an_event_rule_window_needs_both_ends():
+    import datetime as dt
+
+    assert "end_time" in errors_of(EventRule(event="logon", action="nothing", start_time=dt.time(7)))
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        pytest.param({"activities": []}, "activities", id="no-activities"),
+        pytest.param({"activities": ["Away"]}, "activities", id="activity-not-lower-case"),
+        pytest.param({"activities": ["away"], "note_match": "contains"}, "note_pattern", id="contains-needs-text"),
+        pytest.param(
+            {"activities": ["away"], "note_match": "regex", "note_pattern": "(unclosed"}, "note_pattern", id="bad-regex"
+        ),
+        pytest.param({"activities": ["away"], "events": "shutdown"}, "events", id="events-not-a-list"),
+    ],
+)
+def test_override_rules_refuse_what_cannot_match(fields, field):
+    assert field in errors_of(OverrideRule(name="r", **fields))
+
+
+def test_a_preset_activity_must_be_an_activity():
+    assert "activity" in errors_of(Preset(name="Odd", activity="Out Of Office"))
+    Preset(name="Lunch break", activity="lunch").full_clean()  # RFC 4480 activities are allowed
