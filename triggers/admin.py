@@ -127,6 +127,13 @@ def _trigger_url() -> str:
     return f"{settings.PUBLIC_URL}/api/v1/triggers"
 
 
+def describe_presence(value: dict | None) -> str:
+    if not value:
+        return "—"
+    activity = value.get("activity") or "available"
+    return f"{activity} “{value['note']}”" if value.get("note") else activity
+
+
 class CappedCountPaginator(Paginator):
     """Counts at most CAP rows: the trigger log holds millions, and COUNT(*) over it is slow."""
 
@@ -176,6 +183,40 @@ class TriggerAdmin(admin.ModelAdmin):
     list_per_page = 100
     ordering = ["-received_at"]
     raw_id_fields = ["pbx_user", "api_key"]
+    fields = [
+        "id",
+        "status",
+        "reason",
+        "why",
+        "event",
+        "source",
+        "user_value",
+        "pbx_user",
+        "device",
+        "at",
+        "received_at",
+        "decided_at",
+        "applied_at",
+        "key_name",
+        "client_id",
+        "source_ip",
+        "http_status",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="decision")
+    def why(self, obj: Trigger) -> str:
+        """The answer to "why is Alice yellow?": the rule, and the presence before and after."""
+        decision = obj.decision or {}
+        if not decision.get("rule") and not decision.get("before") and not decision.get("after"):
+            return "—"
+        return format_html(
+            "<div>Rule: {}</div><div>Preset: {}</div><div>Before: {}</div><div>After: {}</div>",
+            decision.get("rule") or "—",
+            decision.get("preset") or "—",
+            describe_presence(decision.get("before")),
+            describe_presence(decision.get("after")),
+        )
 
     def get_search_fields(self, request):
         # An exact id search only when the term is a number (`=id` fails on text).

@@ -63,3 +63,22 @@ def test_the_trigger_log_is_read_only(admin_client, alice):
     row.refresh_from_db()
     assert row.status == "queued" and response.status_code in (403, 200)
     assert admin_client.post(f"/admin/triggers/trigger/{row.pk}/delete/").status_code == 403
+
+
+def test_a_trigger_page_says_why_the_presence_is_what_it_is(admin_client, alice):
+    row = Trigger.objects.create(
+        user_value="alice",
+        pbx_user=alice,
+        event="lock",
+        at=alice.created_at,
+        status="applied",
+        decision={
+            "rule": "event rule lock → preset 'Away – screen locked'",
+            "preset": "Away – screen locked",
+            "before": {"activity": "busy", "note": "Report"},
+            "after": {"activity": "away", "note": "Screen locked since 08:01"},
+        },
+    )
+    page = admin_client.get(f"/admin/triggers/trigger/{row.pk}/change/").content.decode()
+    assert "event rule lock → preset" in page
+    assert "busy “Report”" in page and "away “Screen locked since 08:01”" in page
