@@ -73,6 +73,8 @@ class LinkService:
         self._since: dt.datetime | None = None
         self._last_error = ""
         self.lease_lost = False
+        self._settle_until = 0.0
+        self._wanted_count = 0
         self.applied = 0
 
     # ---- plumbing -------------------------------------------------------------------------------
@@ -98,6 +100,7 @@ class LinkService:
 
     async def _resubscribe(self) -> None:
         wanted = await self.db(applier.licensed_subscriptions)
+        self._wanted_count = len(wanted)
         self.client.want_subscriptions(wanted)
         self._status_dirty = True
 
@@ -158,6 +161,10 @@ class LinkService:
             self._wake.clear()
             if not self.client.connected:
                 continue  # triggers stay queued; applied after reconnect
+            if self._subscriptions_settling():
+                await asyncio.sleep(0.05)
+                self.wake()
+                continue
             try:
                 plans, due_in, more = await self.db(applier.plan_work, set(self._busy))
             except Exception:
@@ -201,6 +208,16 @@ class LinkService:
             self._busy.discard(plan.user_id)
             self._status_dirty = True
             self.wake()  # the user may have more queued
+
+    def _subscriptions_settling(self) -> bool:
+        """Right after a (re)connect, decide nothing until the PBX has told us everyone's presence.
+
+        Deciding on a stale cache could resend what the PBX already shows (e.g. a SetPresence whose
+        answer was lost with the old socket) or miss a change made by hand meanwhile. Bounded: 3 s.
+        """
+        if time.monotonic() > self._settle_until:
+            return False
+        return self.client.state().subscriptions < self._wanted_count
 
     async def _heartbeat_loop(self) -> None:
         while not self._stopping.is_set():
@@ -261,6 +278,7 @@ class LinkService:
         self._last_error = ""
         self._seen_guids = set()
         self._initial_sync_started = time.monotonic()
+        self._settle_until = time.monotonic() + 3.0
         log.info("PBX link up (%s)", self.config.url)
         await self._resubscribe()
         await self.db(self._write_status)
