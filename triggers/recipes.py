@@ -185,7 +185,7 @@ def render_file(
 
 
 def _render(item: RecipeFile, ctx: dict) -> bytes:
-    text = _engine.get_template(item.template).render(Context(ctx))
+    text = _engine.get_template(item.template).render(Context(ctx, autoescape=False))
     if _MISSING in text:
         raise RecipeError(f"{item.template} uses a variable the recipe context does not have.")
     if item.crlf:

@@ -1,0 +1,410 @@
+"""Trigger recipes: what each rendered file is (structure, not text), and the admin integration page."""
+
+from __future__ import annotations
+
+import configparser
+import io
+import os
+import plistlib
+import shutil
+import signal
+import stat
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from triggers import recipes
+from triggers.models import ApiKey, Trigger
+
+TASK_NS = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
+URL = "https://presence.corp.example/api/v1/triggers"
+SHELL_SCRIPTS = [
+    ("linux", "presence-heartbeat.sh"),
+    ("linux", "install.sh"),
+    ("macos", "presence-heartbeat.sh"),
+    ("macos", "install.sh"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _public_url(settings):
+    """Recipes are rendered with PUBLIC_URL: a realistic https name unless a test says otherwise."""
+    settings.PUBLIC_URL = "https://presence.corp.example"
+
+
+@pytest.fixture
+def clear_key(db) -> str:
+    return ApiKey.create("recipe tests")[1]
+
+
+def task(name: str, minutes: int = recipes.DEFAULT_HEARTBEAT_MINUTES) -> ET.Element:
+    data = recipes.render_file("windows", f"tasks/presence-{name}.xml", heartbeat_minutes=minutes)
+    assert data.startswith(b"\xff\xfe"), "UTF-16 LE with a byte-order mark, as Task Scheduler exports"
+    return parse_xml(data)
+
+
+def parse_xml(data: bytes) -> ET.Element:
+    return ET.fromstring(data)  # noqa: S314 — our own rendered file, not untrusted input
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+# --- Windows Task Scheduler XML -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "state_change", "event"),
+    [
+        ("lock", "SessionLock", "lock"),
+        ("unlock", "SessionUnlock", "unlock"),
+        ("remote-connect", "RemoteConnect", "unlock"),
+        ("remote-disconnect", "RemoteDisconnect", "lock"),
+    ],
+    ids=["lock", "unlock", "rds-connect", "rds-disconnect"],
+)
+def test_each_session_task_has_one_session_state_trigger_and_sends_its_event(name, state_change, event):
+    root = task(name)
+    triggers = list(root.find("t:Triggers", TASK_NS))
+    assert [t.tag for t in triggers] == [f"{{{TASK_NS['t']}}}SessionStateChangeTrigger"]
+    assert triggers[0].findtext("t:StateChange", namespaces=TASK_NS) == state_change
+    assert_runs_sender_in_users_session(root, event)
+
+
+def test_the_logon_task_has_one_logon_trigger_without_delay():
+    root = task("logon")
+    triggers = list(root.find("t:Triggers", TASK_NS))
+    assert [t.tag.split("}")[1] for t in triggers] == ["LogonTrigger"]
+    assert triggers[0].find("t:Delay", TASK_NS) is None
+    assert_runs_sender_in_users_session(root, "logon")
+
+
+@pytest.mark.parametrize("minutes", [1, 5, 17])
+def test_the_heartbeat_task_repeats_every_chosen_number_of_minutes(minutes):
+    root = task("heartbeat", minutes)
+    triggers = list(root.find("t:Triggers", TASK_NS))
+    assert [t.tag.split("}")[1] for t in triggers] == ["TimeTrigger"]
+    repetition = triggers[0].find("t:Repetition", TASK_NS)
+    assert repetition.findtext("t:Interval", namespaces=TASK_NS) == f"PT{minutes}M"
+    assert repetition.find("t:Duration", TASK_NS) is None, "repeats for as long as the user is logged on"
+    assert root.findtext("t:Settings/t:MultipleInstancesPolicy", namespaces=TASK_NS) == "IgnoreNew"
+    assert_runs_sender_in_users_session(root, "heartbeat")
+
+
+def assert_runs_sender_in_users_session(root: ET.Element, event: str) -> None:
+    principals = list(root.find("t:Principals", TASK_NS))
+    assert len(principals) == 1
+    principal = principals[0]
+    assert principal.find("t:UserId", TASK_NS) is None and principal.find("t:GroupId", TASK_NS) is None
+    assert principal.findtext("t:LogonType", namespaces=TASK_NS) == "InteractiveToken"
+    assert principal.findtext("t:RunLevel", namespaces=TASK_NS) == "LeastPrivilege"
+    actions = list(root.find("t:Actions", TASK_NS))
+    assert [a.tag.split("}")[1] for a in actions] == ["Exec"]
+    assert actions[0].findtext("t:Command", namespaces=TASK_NS) == "powershell.exe"
+    arguments = actions[0].findtext("t:Arguments", namespaces=TASK_NS).split()
+    assert arguments[-2:] == ["-Event", event]
+    assert '"%APPDATA%\\PresenceHeartbeat\\Send-PresenceTrigger.ps1"' in arguments
+    restart = root.find("t:Settings/t:RestartOnFailure", TASK_NS)
+    assert restart.findtext("t:Count", namespaces=TASK_NS) == "3"
+    assert root.findtext("t:Settings/t:RunOnlyIfNetworkAvailable", namespaces=TASK_NS) == "false"
+
+
+def test_the_windows_recipe_registers_every_task_and_the_gpo_logoff_script_uses_the_sender():
+    files = recipes.render("windows")
+    tasks = sorted(name for name in files if name.startswith("tasks/"))
+    assert tasks == sorted(f"tasks/presence-{name}.xml" for name in recipes.WINDOWS_TASKS)
+    logoff = files["logoff.cmd"].decode()
+    assert "\r\n" in logoff and "Send-PresenceTrigger.ps1" in logoff and "-Event logoff" in logoff
+    sender = files["Send-PresenceTrigger.ps1"].decode()
+    assert f"$Url = '{URL}'" in sender
+    installer = files["Install-PresenceHeartbeat.ps1"].decode()
+    assert "icacls.exe $keyFile /inheritance:r /grant:r" in installer and "schtasks.exe /create /xml" in installer
+
+
+def test_a_url_with_a_quote_stays_one_powershell_literal(settings):
+    settings.PUBLIC_URL = "https://it's.example"
+    sender = recipes.render_file("windows", "Send-PresenceTrigger.ps1").decode()
+    assert "$Url = 'https://it''s.example/api/v1/triggers'" in sender
+
+
+# --- macOS and Linux ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("os_name", "name"), SHELL_SCRIPTS, ids=["/".join(s) for s in SHELL_SCRIPTS])
+def test_each_shell_script_passes_bash_n_and_shellcheck(os_name, name, tmp_path):
+    path = tmp_path / name
+    path.write_bytes(recipes.render_file(os_name, name, key=None))
+    subprocess.run(["bash", "-n", str(path)], check=True)
+    if shutil.which("shellcheck") is None:
+        message = "shellcheck is not installed (Debian: apt-get install shellcheck)"
+        if in_ci():
+            pytest.fail(message)
+        print("\n" + "!" * 78 + f"\n!! SKIPPING shellcheck: {message}\n" + "!" * 78)
+        pytest.skip(message)
+    result = subprocess.run(["shellcheck", "--shell=bash", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(("os_name", "name"), SHELL_SCRIPTS, ids=["/".join(s) for s in SHELL_SCRIPTS])
+def test_no_shell_script_can_print_the_key(os_name, name):
+    lines = [line.strip() for line in recipes.render_file(os_name, name).decode().splitlines()]
+    assert not [line for line in lines if line.startswith(("set -x", "set -o xtrace", "set -v"))]
+    curl = [line for line in lines if "curl " in line and not line.startswith("#")]
+    assert all(not {"-v", "--verbose", "--trace", "--trace-ascii"} & set(line.split()) for line in curl)
+    # The key goes to curl on standard input only, never into an argument, a file name or the log.
+    uses = [line for line in lines if "$API_KEY" in line and not line.startswith("#")]
+    for line in uses:
+        assert line.startswith(
+            (
+                'API_KEY="${API_KEY//',
+                'case "$API_KEY"',
+                "answer=$(printf 'Authorization: Bearer %s\\n' \"$API_KEY\" | curl -sS --max-time 10 -H @- ",
+            )
+        )
+
+
+def test_the_macos_agent_runs_the_script_in_the_users_gui_session():
+    agent = plistlib.loads(recipes.render_file("macos", "com.presence-heartbeat.agent.plist", heartbeat_minutes=3))
+    assert agent["Label"] == "com.presence-heartbeat.agent"
+    assert agent["ProgramArguments"][:2] == ["/bin/bash", "-c"]
+    assert '/PresenceHeartbeat/presence-heartbeat.sh" run' in agent["ProgramArguments"][2]
+    assert agent["RunAtLoad"] is True and agent["LimitLoadToSessionType"] == "Aqua"
+    assert agent["EnvironmentVariables"] == {"PH_HEARTBEAT_SECONDS": "180"}
+    watcher = plistlib.loads(recipes.render_file("macos", "com.presence-heartbeat.sleepwatcher.plist"))
+    command = watcher["ProgramArguments"][2]
+    assert "sleepwatcher" in command and " -s " in command and 'presence-heartbeat.sh\\" sleep' in command
+    assert " -d" not in command, "launchd starts it: no daemon mode"
+
+
+def test_the_linux_unit_follows_the_graphical_session_and_lets_the_script_report_logoff():
+    unit = configparser.ConfigParser(interpolation=None)
+    unit.optionxform = str
+    unit.read_string(recipes.render_file("linux", "presence-heartbeat.service").decode())
+    assert unit["Service"]["ExecStart"] == "%h/.local/bin/presence-heartbeat"
+    assert unit["Service"]["KillMode"] == "mixed"
+    assert unit["Service"]["RestartPreventExitStatus"] == "78"
+    assert unit["Unit"]["PartOf"] == unit["Install"]["WantedBy"] == "graphical-session.target"
+
+
+def test_the_linux_script_has_the_chosen_heartbeat_and_the_url_quoted_for_the_shell(settings):
+    settings.PUBLIC_URL = "https://presence.corp.example/a b"
+    text = recipes.render_file("linux", "presence-heartbeat.sh", heartbeat_minutes=7).decode()
+    assert "DEFAULT_URL='https://presence.corp.example/a b/api/v1/triggers'\n" in text
+    assert 'PH_HEARTBEAT_SECONDS="${PH_HEARTBEAT_SECONDS:-420}"' in text
+
+
+# --- keys, bundles, one-liners, URL warnings ---------------------------------------------------
+
+
+@pytest.mark.parametrize("os_name", list(recipes.RECIPES))
+def test_the_key_is_in_the_key_file_only(os_name, clear_key):
+    files = recipes.render(os_name, key=clear_key)
+    key_file = recipes.RECIPES[os_name].key_file
+    assert files[key_file].decode().strip() == clear_key
+    assert [name for name, data in files.items() if clear_key.encode() in data] == [key_file]
+
+
+@pytest.mark.parametrize("os_name", list(recipes.RECIPES))
+def test_without_a_key_the_key_file_holds_the_marked_placeholder(os_name):
+    files = recipes.render(os_name)
+    assert files[recipes.RECIPES[os_name].key_file].decode().strip() == recipes.KEY_PLACEHOLDER
+
+
+def test_it_refuses_to_fill_in_something_that_is_not_a_key():
+    with pytest.raises(recipes.RecipeError, match="not an API key"):
+        recipes.render("linux", key="phk_x'; rm -rf ~")
+
+
+def test_the_zip_keeps_the_key_file_private_and_the_scripts_executable(clear_key):
+    archive = zipfile.ZipFile(io.BytesIO(recipes.zip_bundle("linux", clear_key, 5)))
+    modes = {info.filename: stat.S_IMODE(info.external_attr >> 16) for info in archive.infolist()}
+    assert modes["presence-heartbeat-linux/key"] == 0o600
+    assert modes["presence-heartbeat-linux/presence-heartbeat.sh"] == 0o755
+    assert modes["presence-heartbeat-linux/install.sh"] == 0o755
+    assert archive.read("presence-heartbeat-linux/key").decode().strip() == clear_key
+
+
+def test_the_one_liners_fill_in_url_key_and_each_shells_user_variable(clear_key):
+    lines = {line.id: line.text for line in recipes.one_liners(clear_key)}
+    assert set(lines) == {"cmd", "gpo", "powershell", "curl"}
+    assert all(URL in text and clear_key in text for text in lines.values())
+    assert lines["cmd"].startswith("curl.exe ") and "user=%USERNAME%" in lines["cmd"]
+    assert lines["gpo"].startswith("curl.exe ") and "event=logoff" in lines["gpo"]
+    assert lines["powershell"].startswith("Invoke-RestMethod ") and "user = $env:USERNAME" in lines["powershell"]
+    assert lines["curl"].startswith("curl ") and '"user=$USER"' in lines["curl"]
+
+
+@pytest.mark.parametrize(
+    ("public_url", "expected"),
+    [
+        ("https://presence.corp.example", []),
+        ("http://presence.corp.example", ["plain http"]),
+        ("https://10.0.0.5", ["IP address"]),
+        ("http://[fd00::5]:8000", ["plain http", "IP address"]),
+    ],
+    ids=["https-name", "http", "ipv4", "http-ipv6"],
+)
+def test_it_warns_about_plain_http_and_ip_addresses(public_url, expected):
+    warnings = recipes.url_warnings(public_url + "/api/v1/triggers")
+    assert len(warnings) == len(expected)
+    assert all(word in warning for word, warning in zip(expected, warnings, strict=True))
+
+
+# --- the admin integration page -------------------------------------------------------------
+
+
+@pytest.fixture
+def staff(client, django_user_model):
+    user = django_user_model.objects.create_user("helpdesk", password="pw", is_staff=True)
+    client.force_login(user)
+    return user
+
+
+def test_the_page_is_for_staff_only(client, django_user_model):
+    url = reverse("admin-integration")
+    assert client.get(url).status_code == 302
+    client.force_login(django_user_model.objects.create_user("bob", password="pw"))
+    response = client.get(url)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_the_page_shows_url_keys_lines_and_downloads(admin_client, settings, api_key):
+    settings.PUBLIC_URL = "http://10.1.2.3:8000"
+    response = admin_client.get(reverse("admin-integration"))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert response.context["trigger_url"] == "http://10.1.2.3:8000/api/v1/triggers"
+    assert len(response.context["url_warnings"]) == 2
+    assert [key.name for key in response.context["api_keys"]] == ["test scripts"]
+    assert response.context["clear_key"] is None
+    assert {line.id for line in response.context["one_liners"]} == {"cmd", "gpo", "powershell", "curl"}
+    assert [recipe.os for recipe in response.context["recipes"]] == ["windows", "macos", "linux"]
+
+
+def test_a_new_key_for_a_recipe_is_shown_once_and_never_kept(admin_client):
+    response = admin_client.post(reverse("admin-integration"), {"os": "linux"})
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    clear = response.context["clear_key"]
+    row = ApiKey.objects.get()
+    assert row.name.startswith("recipe linux ") and row.state == "active"
+    assert row.refusal(clear, row.created_at) is None
+    assert clear in response.content.decode()
+    assert all(clear in line.text for line in response.context["one_liners"])
+    session = admin_client.session
+    assert all(clear not in str(session[k]) for k in session)
+    again = admin_client.get(reverse("admin-integration"))
+    assert clear not in again.content.decode() and again.context["clear_key"] is None
+
+
+def test_two_recipe_keys_on_one_day_get_distinct_names(admin_client):
+    admin_client.post(reverse("admin-integration"), {"os": "macos"})
+    admin_client.post(reverse("admin-integration"), {"os": "macos"})
+    names = sorted(ApiKey.objects.values_list("name", flat=True))
+    assert len(names) == 2 and names[1] == names[0] + " (2)"
+
+
+def test_staff_without_the_add_key_permission_cannot_create_keys(client, staff):
+    response = client.post(reverse("admin-integration"), {"os": "linux"})
+    assert response.status_code == 403
+    assert not ApiKey.objects.exists()
+
+
+def test_a_download_with_a_key_contains_that_key_and_the_url(admin_client, clear_key):
+    response = admin_client.post(
+        reverse("admin-integration-download", args=["windows"]), {"key": clear_key, "heartbeat_minutes": "10"}
+    )
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert 'filename="presence-heartbeat-windows.zip"' in response["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.read("presence-heartbeat-windows/key.txt").decode().strip() == clear_key
+    assert URL in archive.read("presence-heartbeat-windows/Send-PresenceTrigger.ps1").decode()
+    heartbeat = parse_xml(archive.read("presence-heartbeat-windows/tasks/presence-heartbeat.xml"))
+    assert heartbeat.findtext(".//t:Repetition/t:Interval", namespaces=TASK_NS) == "PT10M"
+
+
+def test_a_download_without_a_key_holds_the_placeholder(admin_client):
+    response = admin_client.get(reverse("admin-integration-download", args=["macos"]))
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.read("presence-heartbeat-macos/key").decode().strip() == recipes.KEY_PLACEHOLDER
+
+
+@pytest.mark.parametrize(
+    ("os_name", "data", "status"),
+    [
+        ("linux", {"key": "not-a-key", "heartbeat_minutes": "5"}, 400),
+        ("linux", {"heartbeat_minutes": "0"}, 400),
+        ("beos", {"heartbeat_minutes": "5"}, 404),
+    ],
+    ids=["bad-key", "zero-minutes", "unknown-os"],
+)
+def test_a_bad_download_request_is_refused(admin_client, os_name, data, status):
+    response = admin_client.post(reverse("admin-integration-download", args=[os_name]), data)
+    assert response.status_code == status
+
+
+# --- the macOS script, run against the live server with a stand-in ioreg --------------------
+
+FAKE_IOREG = """#!/bin/bash
+locked=$(cat "$FAKE_IOREG_STATE")
+printf '+-o Root  <class IORegistryEntry, id 0x100000100, retain 31>\\n'
+printf '    "IOConsoleUsers" = ({"kCGSSessionUserNameKey"="someone","CGSSessionScreenIsLocked"=Yes},'
+printf '{"kCGSSessionOnConsoleKey"=Yes,"kCGSSessionUserNameKey"="alice","CGSSessionScreenIsLocked"=%s})\\n' "$locked"
+"""
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.django_db(transaction=True)
+def test_the_macos_script_reports_lock_changes_of_its_own_user(live_server, settings, alice, tmp_path: Path):
+    settings.PUBLIC_URL = live_server.url
+    _, clear = ApiKey.create("macs")
+    files = recipes.render("macos", key=clear)
+    (tmp_path / "presence-heartbeat.sh").write_bytes(files["presence-heartbeat.sh"])
+    (tmp_path / "key").write_bytes(files["key"])
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ioreg").write_text(FAKE_IOREG)
+    (bin_dir / "ioreg").chmod(0o755)
+    state = tmp_path / "locked"
+    state.write_text("No")
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "PH_DIR": str(tmp_path),
+        "PH_LOGIN": "alice",
+        "PH_DEVICE": "MacBook-7",
+        "PH_POLL_SECONDS": "1",
+        "PH_HEARTBEAT_SECONDS": "0",
+        "FAKE_IOREG_STATE": str(state),
+    }
+
+    def events() -> list[str]:
+        return list(Trigger.objects.order_by("id").values_list("event", flat=True))
+
+    def wait_for(expected: list[str]) -> None:
+        deadline = time.monotonic() + 8
+        while events() != expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert events() == expected
+
+    process = subprocess.Popen(
+        ["bash", str(tmp_path / "presence-heartbeat.sh"), "run"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(["logon"])
+        state.write_text("Yes")
+        wait_for(["logon", "lock"])
+        state.write_text("No")
+        wait_for(["logon", "lock", "unlock"])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=15)
+    assert events() == ["logon", "lock", "unlock", "logoff"]
+    assert set(Trigger.objects.values_list("device", flat=True)) == {"MacBook-7"}
+    assert oct((tmp_path / "key").stat().st_mode & 0o777) == oct(0o600)
+    assert clear not in stderr
