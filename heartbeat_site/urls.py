@@ -21,4 +21,5 @@ urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("metrics", ops.metrics_view, name="metrics"),
     *([path("bench/trivial", bench_views.trivial, name="bench-trivial")] if settings.BENCH_VIEWS else []),
+    path("", include("presence.userpage.urls")),
 ]

@@ -1,7 +1,10 @@
 """Channels routes owned by the presence app: the user page's websocket and the PBX link channel."""
 
+from django.urls import path
+
 from presence.link.consumer import PbxLinkConsumer
 from presence.link.handoff import LINK_CHANNEL
+from presence.userpage.consumers import PresenceSocket
 
-websocket_routes: list = []
+websocket_routes: list = [path("ws/presence/", PresenceSocket.as_asgi())]
 channel_routes = {LINK_CHANNEL: PbxLinkConsumer.as_asgi()}
