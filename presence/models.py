@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 
@@ -290,14 +291,19 @@ class ServiceSettings(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.pk = 1
         super().save(*args, **kwargs)
-        cache.delete(self.CACHE_KEY)
+        with contextlib.suppress(Exception):
+            cache.delete(self.CACHE_KEY)
 
     @classmethod
     def current(cls) -> ServiceSettings:
-        found = cache.get(cls.CACHE_KEY)
+        try:
+            found = cache.get(cls.CACHE_KEY)
+        except Exception:  # the cache (Redis) is down: the database answers
+            found = None
         if found is None:
             found, _ = cls.objects.get_or_create(pk=1)
-            cache.set(cls.CACHE_KEY, found, 5)
+            with contextlib.suppress(Exception):
+                cache.set(cls.CACHE_KEY, found, 5)
         return found
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -15,6 +16,12 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "payload_too_large"
+
+
+class Unavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unreachable: nothing was stored. Retry in a few seconds."
+    default_code = "unavailable"
 
 
 class Refused(exceptions.APIException):
@@ -37,6 +44,7 @@ _CODES = {
     exceptions.NotFound: "not_found",
     exceptions.PermissionDenied: "forbidden",
     PayloadTooLarge: "payload_too_large",
+    Unavailable: "unavailable",
 }
 
 
@@ -62,6 +70,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler: our error shape, and an audit row for authenticated refusals."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # Not accepted, so nothing is lost: the computer's recipe retries with backoff.
+        log.warning("trigger API: database unavailable (%s)", exc)
+        response = Response({"error": "unavailable", "detail": Unavailable.default_detail}, status=503)
+        response["Retry-After"] = "5"
+        return response
     if not isinstance(exc, exceptions.APIException):
         return None  # a real bug: let Django answer 500 and log it
     body = error_body(exc)

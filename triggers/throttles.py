@@ -6,12 +6,14 @@ per request — hopeless at 60,000/min. These are fixed-window counters: one `in
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.core.cache import cache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+log = logging.getLogger("triggers.throttles")
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -40,12 +42,18 @@ class FixedWindowThrottle(BaseThrottle):
         window = int(now // self.period)
         self.window_end = (window + 1) * self.period
         key = f"throttle:{self.scope}:{ident}:{window}"
-        cache.add(key, 0, self.period + 1)
         try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, self.period + 1)
-            count = 1
+            cache.add(key, 0, self.period + 1)
+            try:
+                count = cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.add(key, 1, self.period + 1)
+                count = 1
+        except Exception as exc:
+            # The shared cache (Redis) is down: fail open. Losing the rate limit for a while is far
+            # better than refusing a company's triggers, which are accepted and queued as usual.
+            log.warning("rate limit not checked: cache unavailable (%s)", exc)
+            return True
         return count <= self.limit
 
     def wait(self) -> float:

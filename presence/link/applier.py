@@ -63,6 +63,13 @@ def reset_claims() -> int:
     return Trigger.objects.filter(status=Trigger.Status.QUEUED, decided_at__isnull=False).update(decided_at=None)
 
 
+def reset_stale_claims(in_flight: set[int], older_than: dt.timedelta) -> int:
+    """Decided triggers whose outcome could not be written (e.g. the database blinked) go back to the queue."""
+    cutoff = timezone.now() - older_than
+    stale = Trigger.objects.filter(status=Trigger.Status.QUEUED, decided_at__lt=cutoff).exclude(pk__in=in_flight)
+    return stale.update(decided_at=None)
+
+
 def queue_depth() -> int:
     return Trigger.objects.filter(status=Trigger.Status.QUEUED).count()
 

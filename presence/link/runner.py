@@ -33,13 +33,29 @@ async def _try_acquire(holder: str) -> bool:
 
 
 async def hold_link(config: LinkConfig, stop: asyncio.Event, *, holder: str | None = None, poll: float = 1.0) -> None:
-    """Stand by until the lease is ours, then run the link and the channel worker until `stop` is set."""
+    """Stand by until the lease is ours, then run the link and the channel worker until `stop` is set.
+
+    Losing the lease (the database was unreachable for longer than the lease) stops the link at
+    once — another worker may hold it now — and this worker goes back to standing by.
+    """
     holder = holder or lease.holder_name()
+    while not stop.is_set():
+        if not await _wait_for_lease(holder, stop, poll):
+            return
+        log.info("holding the PBX link lease as %s", holder)
+        service = LinkService(config, holder=holder)
+        await _run_service(service, stop)
+        if not stop.is_set():
+            log.warning("the PBX link stopped without a stop request; standing by for the lease again")
+            await asyncio.sleep(poll)
+
+
+async def _wait_for_lease(holder: str, stop: asyncio.Event, poll: float) -> bool:
     waiting_logged = False
     while not stop.is_set():
         try:
             if await _try_acquire(holder):
-                break
+                return True
         except Exception as exc:
             log.warning("cannot reach the database for the link lease: %s", exc)
         if not waiting_logged:
@@ -47,10 +63,10 @@ async def hold_link(config: LinkConfig, stop: asyncio.Event, *, holder: str | No
             waiting_logged = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=poll)
-    if stop.is_set():
-        return
-    log.info("holding the PBX link lease as %s", holder)
-    service = LinkService(config, holder=holder)
+    return False
+
+
+async def _run_service(service: LinkService, stop: asyncio.Event) -> None:
     worker = Worker(application=get_default_application(), channels=[LINK_CHANNEL], channel_layer=get_channel_layer())
     tasks = [
         asyncio.ensure_future(service.run()),

@@ -66,6 +66,7 @@ class LinkService:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._busy: set[int] = set()
+        self._in_flight_ids: set[int] = set()
         self._applying: set[asyncio.Task] = set()
         self._seen_guids: set[str] = set()
         self._initial_sync_started: float | None = None
@@ -172,6 +173,7 @@ class LinkService:
                 continue
             for plan in plans:
                 self._busy.add(plan.user_id)
+                self._in_flight_ids.add(plan.trigger_id)
                 task = asyncio.ensure_future(self._apply(plan))
                 self._applying.add(task)
                 task.add_done_callback(self._applying.discard)
@@ -202,10 +204,12 @@ class LinkService:
             await self.db(applier.record_failed, plan, reason)
             await self._group_send(plan.user_id, outcome_message(plan.trigger_id, "failed", reason))
         except Exception:
-            log.exception("applying trigger %s failed", plan.trigger_id)
-            await self.db(applier.release, plan)
+            log.exception("applying trigger %s failed; it goes back to the queue", plan.trigger_id)
+            with contextlib.suppress(Exception):  # if even that fails, reset_stale_claims does it later
+                await self.db(applier.release, plan)
         finally:
             self._busy.discard(plan.user_id)
+            self._in_flight_ids.discard(plan.trigger_id)
             self._status_dirty = True
             self.wake()  # the user may have more queued
 
@@ -224,11 +228,13 @@ class LinkService:
             await asyncio.sleep(10)
             try:
                 fired = await self.db(applier.expire_heartbeats)
+                in_flight = set(self._in_flight_ids)
+                grace = dt.timedelta(seconds=self.config.request_timeout * 3)
+                fired += await self.db(applier.reset_stale_claims, in_flight, grace)
             except Exception:
-                log.exception("heartbeat expiry check failed")
+                log.exception("heartbeat expiry / claim check failed")
                 continue
             if fired:
-                log.info("heartbeat lost for %s user(s)", fired)
                 self.wake()
 
     # ---- status and lease -----------------------------------------------------------------------
