@@ -99,6 +99,22 @@ class PostgresServer:
         self.stop("immediate")
         self.start()
 
+    def export(self) -> dict[str, str]:
+        """What a test needs to restart this server (the fault suite), as environment variables."""
+        return {"HEARTBEAT_TEST_PG_ROOT": str(self.root), "HEARTBEAT_TEST_PG_PORT": str(self.port)}
+
+    @classmethod
+    def attach(cls) -> PostgresServer | None:
+        """The server `main` started for this test run, if any."""
+        root, port = os.environ.get("HEARTBEAT_TEST_PG_ROOT"), os.environ.get("HEARTBEAT_TEST_PG_PORT")
+        if not root or not port:
+            return None
+        server = cls.__new__(cls)
+        server.bindir, server.port, server.root = postgres_bindir(), int(port), Path(root)
+        server.data = server.root / "data"
+        server.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return server
+
     def destroy(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
@@ -162,7 +178,7 @@ def main(argv: list[str]) -> int:
     pg, redis = PostgresServer().start(), RedisServer().start()
     pg.create_database()
     try:
-        env = {**os.environ, "DATABASE_URL": pg.url, "REDIS_URL": redis.url}
+        env = {**os.environ, "DATABASE_URL": pg.url, "REDIS_URL": redis.url, **pg.export()}
         print(f"PostgreSQL on {pg.port}, Redis on {redis.port}: running {' '.join(argv)}", file=sys.stderr)
         return subprocess.call(argv, env=env)
     finally:

@@ -52,13 +52,17 @@ def child_env(**extra: str) -> dict:
 class Process:
     """A manage.py command in a subprocess, its output kept in test-output/ for post-mortems."""
 
-    def __init__(self, name: str, args: list[str], env: dict):
+    def __init__(self, name: str, args: list[str], env: dict, program: list[str] | None = None):
         OUTPUT.mkdir(exist_ok=True)
         self.log_path = OUTPUT / f"{name}.log"
         self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
         self.log.write(f"\n===== {time.strftime('%H:%M:%S')} {' '.join(args)}\n".encode())
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+            [*(program or [sys.executable, "manage.py"]), *args],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     def kill(self) -> None:
@@ -91,6 +95,7 @@ class Server(Process):
         wait_for_port(self.port, timeout=30)
 
     def post(self, key: str, body: dict, timeout: float = 10) -> tuple[int, dict]:
+        """POST a trigger; (status, body). Connection failures answer (0, {}): nothing was accepted."""
         request = urllib.request.Request(
             f"{self.url}/api/v1/triggers",
             data=json.dumps(body).encode(),
@@ -101,7 +106,25 @@ class Server(Process):
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"{}")
+            try:
+                return exc.code, json.loads(exc.read() or b"{}")
+            except ValueError:
+                return exc.code, {}
+        except (urllib.error.URLError, OSError):
+            return 0, {}
+
+
+class Web(Process):
+    """daphne alone (the scaled layout's web tier): accepts triggers, holds no PBX link."""
+
+    def __init__(self, name: str = "web", **extra: str):
+        self.port = free_port()
+        args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "heartbeat_site.asgi:application"]
+        super().__init__(name, args, child_env(**extra), program=[sys.executable])
+        self.url = f"http://127.0.0.1:{self.port}"
+        wait_for_port(self.port, timeout=30)
+
+    post = Server.post
 
 
 class Worker(Process):
