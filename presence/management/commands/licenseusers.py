@@ -1,14 +1,19 @@
-"""Flip PBX users' licence switches from scripts: `licenseusers --on alice bob` / `--off carol`."""
+"""Flip PBX users' licence switches from scripts: `licenseusers --on alice bob` / `--off carol`.
+
+Same rules as the admin's switches: all or nothing within the licence's seats (race-free, see
+`licensing.seats.set_switch`), and the PBX link is told so that it (un)subscribes at once.
+"""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
 from licensing import seats
+from licensing.state import licence_status
 
 
 class Command(BaseCommand):
-    help = "Turn PBX users' licence switches on or off, by login name (h323)."
+    help = "Turn PBX users' licence switches on or off, by login name (h323), within the licence's seats."
 
     def add_arguments(self, parser) -> None:
         group = parser.add_mutually_exclusive_group(required=True)
@@ -16,17 +21,24 @@ class Command(BaseCommand):
         group.add_argument("--off", nargs="+", metavar="LOGIN", help="Switch these users' licence off.")
 
     def handle(self, *args, **options) -> None:
+        from presence.link.handoff import send_to_link
         from presence.models import PbxUser
 
         on = options["on"] is not None
-        logins = options["on"] if on else options["off"]
-        found = dict(PbxUser.objects.filter(h323_key__in=[x.lower() for x in logins]).values_list("h323_key", "guid"))
-        unknown = [x for x in logins if x.lower() not in found]
+        logins = list(dict.fromkeys(x.lower() for x in (options["on"] if on else options["off"])))
+        found = dict(PbxUser.objects.filter(h323_key__in=logins).values_list("h323_key", "guid"))
+        unknown = [x for x in logins if x not in found]
         if unknown:
             raise CommandError(f"Unknown PBX login name(s): {', '.join(unknown)}. Nothing was changed.")
         try:
-            changed = seats.set_switch([found[x.lower()] for x in logins], on)
+            changed = seats.set_switch([found[x] for x in logins], on)
         except seats.SeatLimitExceeded as exc:
             raise CommandError(f"{exc} Nothing was changed.") from exc
+        if changed:
+            send_to_link({"type": "seats.changed"})
         state = "on" if on else "off"
-        self.stdout.write(f"Licence switched {state} for {changed} user(s); {len(logins) - changed} already {state}.")
+        status = licence_status()
+        self.stdout.write(
+            f"Licence switched {state} for {changed} user(s); {len(logins) - changed} already {state}. "
+            f"Seats: {status['seats_used']} of {status['seats_total']} used."
+        )
