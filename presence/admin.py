@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+import json
+
+from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
+from django.http import JsonResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
+from licensing import seats
+from licensing.models import Seat
+from licensing.state import licence_status
+from presence.link.handoff import send_to_link
 from presence.models import EventRule, OverrideRule, PbxUser, Preset, ServiceSettings
 
 
@@ -16,21 +25,149 @@ def swatch(colour: str) -> str:
     )
 
 
+class LicensedFilter(admin.SimpleListFilter):
+    """Who has a seat? — answers the question a licence renewal starts with."""
+
+    title = "licence"
+    parameter_name = "licensed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Licensed"), ("no", "Not licensed")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(licensed=self.value() == "yes")
+        return queryset
+
+
 @admin.register(PbxUser)
 class PbxUserAdmin(admin.ModelAdmin):
-    list_display = ["h323", "cn", "e164", "node", "active", "tel_presence"]
-    list_filter = ["active", "node"]
+    list_display = ["licence_switch", "h323", "cn", "e164", "node", "active", "tel_presence"]
+    list_display_links = ["h323"]
+    list_filter = [LicensedFilter, "active", "node"]
     search_fields = ["search_text"]
+    search_help_text = "Name, login name, number or e-mail; several words must all match."
     show_full_result_count = False
     list_per_page = 50
     fields = ["guid", "h323", "cn", "dn", "e164", "node", "emails", "active", "presence", "presence_at"]
     readonly_fields = ["presence", "presence_at"]
+    actions = ["license_selected", "unlicense_selected"]
+    change_list_template = "admin/presence/pbxuser/change_list.html"
+
+    def get_queryset(self, request):
+        # One EXISTS per row on Seat's unique index: the switch column and the filter cost no extra query.
+        seat = Seat.objects.filter(user_guid=OuterRef("guid"))
+        return super().get_queryset(request).annotate(licensed=Exists(seat))
 
     def get_search_results(self, request, queryset, search_term):
-        # One indexed-friendly condition per word over the lower-cased search column.
+        # One condition per word over the lower-cased search column (name, login, number, e-mails).
         for word in search_term.lower().split():
             queryset = queryset.filter(search_text__contains=word)
         return queryset, False
+
+    def get_urls(self):
+        switch = path(
+            "<path:object_id>/licence-switch/",
+            self.admin_site.admin_view(self.licence_switch_view),
+            name="presence_pbxuser_licence_switch",
+        )
+        return [switch, *super().get_urls()]
+
+    def has_licence_permission(self, request) -> bool:
+        """May this person flip licence switches (the bulk actions and the JSON endpoint)?"""
+        return request.user.has_perm("licensing.change_seat")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "licence_status": licence_status(),
+            "may_switch": self.has_licence_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="licence", ordering="-licensed")
+    def licence_switch(self, obj: PbxUser) -> str:
+        checked = getattr(obj, "licensed", False)
+        return format_html(
+            '<span class="licence-cell"><input type="checkbox" role="switch" class="licence-toggle" data-url="{}" '
+            'aria-label="Licence for {}"{}><span class="licence-msg" role="status"></span></span>',
+            reverse("admin:presence_pbxuser_licence_switch", args=[obj.pk]),
+            obj.h323 or obj.guid,
+            " checked" if checked else "",
+        )
+
+    def licence_switch_view(self, request, object_id: str) -> JsonResponse:
+        """POST {"on": true|false}: flip one user's switch at once. JSON in, JSON out, CSRF-protected.
+
+        200 with the new state; 409 when the seats are used up (nothing changed); 403 without the
+        licensing permission; 404 for an unknown user.
+        """
+        if request.method != "POST":
+            return JsonResponse({"ok": False, "error": "method_not_allowed", "detail": "Use POST."}, status=405)
+        if not self.has_licence_permission(request):
+            return JsonResponse(
+                {"ok": False, "error": "forbidden", "detail": "You may not change licence switches."}, status=403
+            )
+        user = self.get_queryset(request).filter(pk=object_id).first() if object_id.isdigit() else None
+        if user is None:
+            return JsonResponse({"ok": False, "error": "not_found", "detail": "No such PBX user."}, status=404)
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("on"), bool):
+            return JsonResponse({"ok": False, "error": "invalid", "detail": 'Send JSON like {"on": true}.'}, status=400)
+        on = body["on"]
+        try:
+            changed = seats.set_switch([user.guid], on, by=request.user)
+        except seats.SeatLimitExceeded as exc:
+            status = licence_status()
+            return JsonResponse(
+                {
+                    "ok": False,
+                    "error": "seat_limit",
+                    "detail": str(exc),
+                    "on": user.licensed,
+                    "seats_used": status["seats_used"],
+                    "seats_total": status["seats_total"],
+                },
+                status=409,
+            )
+        if changed:
+            send_to_link({"type": "seats.changed"})
+            self.log_change(request, user, f"Licence switched {'on' if on else 'off'}.")
+        status = licence_status()
+        return JsonResponse(
+            {
+                "ok": True,
+                "on": on,
+                "changed": bool(changed),
+                "seats_used": status["seats_used"],
+                "seats_total": status["seats_total"],
+            }
+        )
+
+    @admin.action(description="License selected PBX users", permissions=["licence"])
+    def license_selected(self, request, queryset) -> None:
+        guids = list(queryset.values_list("guid", flat=True))
+        try:
+            changed = seats.set_switch(guids, True, by=request.user)
+        except seats.SeatLimitExceeded as exc:
+            self.message_user(request, f"No licence was switched on. {exc}", messages.ERROR)
+            return
+        self._switched(request, changed, len(guids), "on")
+
+    @admin.action(description="Unlicense selected PBX users", permissions=["licence"])
+    def unlicense_selected(self, request, queryset) -> None:
+        guids = list(queryset.values_list("guid", flat=True))
+        self._switched(request, seats.set_switch(guids, False), len(guids), "off")
+
+    def _switched(self, request, changed: int, selected: int, state: str) -> None:
+        if changed:
+            send_to_link({"type": "seats.changed"})
+        self.message_user(
+            request, f"Licence switched {state} for {changed} user(s); {selected - changed} were already {state}."
+        )
 
     @admin.display(description="presence (tel:)")
     def tel_presence(self, obj: PbxUser) -> str:
