@@ -1,0 +1,81 @@
+"""Presence subscriptions: what the owner wants is what the PBX watches, and changes come back at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from presence.pbx.simulator import generate_users
+
+from . import running_client, simulator, wait_until
+
+
+async def test_a_subscribed_user_reports_state_and_presence_changes() -> None:
+    users = generate_users(3)
+    guid = users[0].guid
+    async with simulator(users) as sim, running_client(sim.url) as (client, events):
+        client.want_subscriptions({guid: "user0"})
+        await wait_until(lambda: guid in events.presence, what="the first PresenceUpdate")
+        assert events.states[guid] == {
+            "up": True,
+            "sip": "user0",
+            "num": "1000",
+            "dn": "User 0",
+            "email": "user0@example.com",
+        }
+        assert [item["contact"] for item in events.presence[guid]] == ["tel:", "im:"]
+
+        await sim.set_presence_from_phone("user0", "busy", "On a call")
+        took = await wait_until(lambda: events.presence[guid][0]["activity"] == "busy", what="the phone's change")
+        assert took < 1
+        assert events.presence[guid][0] == {
+            "contact": "tel:",
+            "status": "open",
+            "activity": "busy",
+            "note": "On a call",
+        }
+
+        # Our own SetPresence comes back the same way; the newest contact is first (reference §3.3).
+        await client.set_presence(guid=guid, activity="away", note="Back soon", contact="calendar:")
+        await wait_until(lambda: events.presence[guid][0]["contact"] == "calendar:", what="our own change")
+        assert [item["contact"] for item in events.presence[guid]] == ["calendar:", "tel:", "im:"]
+
+
+async def test_users_removed_from_the_wanted_set_are_unsubscribed() -> None:
+    users = generate_users(3)
+    a, b, c = (u.guid for u in users)
+    async with simulator(users) as sim, running_client(sim.url) as (client, events):
+        client.want_subscriptions({a: "user0", b: "user1"})
+        await wait_until(lambda: sim.subscriptions == {a, b}, what="two subscriptions")
+        client.want_subscriptions({a: "user0", c: "user2"})
+        await wait_until(lambda: sim.subscriptions == {a, c}, what="b swapped for c")
+        assert client.state().subscriptions == 2
+
+        await wait_until(lambda: c in events.presence, what="c's first update")
+        await sim.set_presence_from_phone("user1", "dnd", "")
+        await sim.set_presence_from_phone("user0", "dnd", "")
+        await wait_until(lambda: events.presence[a][0]["activity"] == "dnd", what="a's update")
+        assert events.presence[b][0]["activity"] == ""  # nothing more for b after the unsubscribe
+
+        client.want_subscriptions({})
+        await wait_until(lambda: sim.subscriptions == set(), what="no subscriptions")
+
+
+async def test_a_renamed_user_is_watched_under_the_new_name() -> None:
+    users = generate_users(1)
+    guid = users[0].guid
+    async with simulator(users) as sim, running_client(sim.url) as (client, events):
+        client.want_subscriptions({guid: "user0"})
+        await wait_until(lambda: sim.subscriptions == {guid}, what="the subscription")
+        await sim.update_user(guid, h323="user-zero")
+        client.want_subscriptions({guid: "user-zero"})
+        await wait_until(lambda: events.states.get(guid, {}).get("sip") == "user-zero", what="the new subscription")
+        assert sim.subscriptions == {guid}
+
+
+async def test_an_idle_link_sends_keepalives() -> None:
+    async with simulator() as sim, running_client(sim.url, keepalive_interval=0.2) as (client, _):
+        await client.wait_connected(timeout=5)
+        await asyncio.sleep(1.0)
+        # About one per 0.2 s of silence (the ReplicateStart/Next exchange counts as traffic).
+        assert 3 <= sim.keepalives <= 6
+        assert client.connected
