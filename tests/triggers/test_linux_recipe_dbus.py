@@ -172,6 +172,7 @@ def test_the_linux_script_reports_logind_screensaver_and_sleep_signals(
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=15)
+            print(log_path.read_text())  # shown when the test fails
 
     assert process.returncode == 0
     assert events()[-1] == "logoff"
