@@ -20,12 +20,13 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
-def valid_licence(request, _fresh_cache, settings):
+def valid_licence(request, _fresh_cache, settings, monkeypatch):
     """Every test that uses the database runs under a valid licence with plenty of seats.
 
     Without one, `refusal_for` refuses every trigger ("licence_expired"); tests about licensing
     itself opt out with `@pytest.mark.no_licence`. The issuer key pair is the suite's own
-    (tests/licensing/support.py), trusted through LICENSE_PUBLIC_KEY for this test only.
+    (tests/licensing/support.py), trusted through LICENSE_PUBLIC_KEY for this test only — also in
+    the environment, so that worker processes a test starts trust the same key.
     """
     uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db", "live_server"} & set(
         request.fixturenames
@@ -33,8 +34,9 @@ def valid_licence(request, _fresh_cache, settings):
     if request.node.get_closest_marker("no_licence") or not uses_db:
         yield None
         return
-    from tests.licensing.support import install_licence
+    from tests.licensing.support import ISSUER_PUBLIC, install_licence
 
+    monkeypatch.setenv("LICENSE_PUBLIC_KEY", ISSUER_PUBLIC)
     request.getfixturevalue("db")  # the database access the test asked for (transactional or not)
     yield install_licence(settings)
 
