@@ -26,7 +26,7 @@ from triggers import keys
 KEY_PLACEHOLDER = "REPLACE-WITH-YOUR-API-KEY"
 DEFAULT_HEARTBEAT_MINUTES = 5
 MAX_HEARTBEAT_MINUTES = 60
-# Windows tasks must stay small and ordered; the script itself retries for this long.
+# Every recipe retries one trigger for at most this long: after wake or logon the network often needs 30-60 s.
 RETRY_SECONDS = 120
 _MISSING = "@@MISSING-TEMPLATE-VARIABLE@@"
 
