@@ -388,37 +388,37 @@ class PbxClient:
     async def set_presence(self, *, guid: str, activity: str, note: str, contact: str | None = None) -> dict:
         """Sets one contact's presence of user `guid` and returns the SetPresenceResult (reference §3.1).
 
-        At most `window` requests are in flight; more callers wait for a slot. The whole call,
-        waiting included, is bounded by `request_timeout`.
+        At most `window` requests are in flight; more callers wait for a slot (a busy link is not a
+        failure). `request_timeout` bounds the PBX's answer, from sending to SetPresenceResult. If the
+        link is down, or goes down meanwhile, the call fails at once with ConnectionLost.
         """
         if self._conn is None:
             raise ConnectionLost(self._not_connected_reason())
-        loop = asyncio.get_running_loop()
         timeout = self.config.request_timeout
-        try:
-            async with asyncio.timeout(timeout), self._slots:
-                conn = self._conn
-                if conn is None:
-                    raise ConnectionLost(self._not_connected_reason())
-                src = f"{self._src_prefix}{next(self._counter)}"
-                message = {
-                    "api": "PbxApi",
-                    "mt": "SetPresence",
-                    "guid": guid,
-                    "contact": self.config.contact if contact is None else contact,
-                    "activity": activity,
-                    "note": note,
-                    "src": src,
-                }
-                future: asyncio.Future[dict] = loop.create_future()
-                conn.pending[src] = future
-                try:
+        async with self._slots:
+            conn = self._conn
+            if conn is None:
+                raise ConnectionLost(self._not_connected_reason())
+            src = f"{self._src_prefix}{next(self._counter)}"
+            message = {
+                "api": "PbxApi",
+                "mt": "SetPresence",
+                "guid": guid,
+                "contact": self.config.contact if contact is None else contact,
+                "activity": activity,
+                "note": note,
+                "src": src,
+            }
+            future: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
+            conn.pending[src] = future
+            try:
+                async with asyncio.timeout(timeout):
                     await self._send(conn, message)
                     result = await future
-                finally:
-                    conn.pending.pop(src, None)
-        except TimeoutError:
-            raise RequestTimeout(f"the PBX did not answer SetPresence for {guid} within {timeout:g} s") from None
+            except TimeoutError:
+                raise RequestTimeout(f"the PBX did not answer SetPresence for {guid} within {timeout:g} s") from None
+            finally:
+                conn.pending.pop(src, None)
         error = result.get("error")
         if error not in (None, 0, "0", ""):
             text = str(result.get("errorText") or "")
