@@ -272,6 +272,7 @@ class PbxClient:
         self._stopping = False
         self._running = False
         self._session_task: asyncio.Task | None = None
+        self._session_logged_in = False
         self._dispatcher: asyncio.Task | None = None
         self._slots = asyncio.Semaphore(config.window)
         self._event_queue: asyncio.Queue[tuple[str, tuple, dict]] = asyncio.Queue()
@@ -345,9 +346,9 @@ class PbxClient:
                     self._reconnects += 1
                 first = False
                 self._session_task = asyncio.create_task(self._session(), name="pbx-session")
-                logged_in = False
+                self._session_logged_in = False
                 try:
-                    logged_in = await self._session_task
+                    await self._session_task
                 except asyncio.CancelledError:
                     if not self._stopping:
                         raise
@@ -362,7 +363,7 @@ class PbxClient:
                     log.exception("PBX link failed unexpectedly")
                 if self._stopping:
                     break
-                if logged_in:
+                if self._session_logged_in:
                     delay = self.config.backoff_min
                 wait = delay + random.uniform(0, delay / 4)
                 log.info("reconnecting to the PBX in %.1f s", wait)
@@ -444,8 +445,8 @@ class PbxClient:
 
     # ----- one connection ---------------------------------------------------------------------
 
-    async def _session(self) -> bool:
-        """One connection from open to loss. Returns True if it logged in; raises if it could not."""
+    async def _session(self) -> None:
+        """One connection from open to loss; raises LoginFailed if it could not log in."""
         ws = await _open(self.config)
         try:
             await _login(ws, self.config)
@@ -454,6 +455,7 @@ class PbxClient:
             raise
         conn = _Connection(ws)
         self._conn = conn
+        self._session_logged_in = True
         self._since = self._logged_in_at = _now()
         self._connected_event.set()
         log.info("logged in to the PBX at %s as App object %r", urlparse(self.config.url).netloc, self.config.app)
@@ -479,7 +481,6 @@ class PbxClient:
             await asyncio.gather(*helpers, return_exceptions=True)
             self._teardown(conn, "link stopped" if self._stopping else reason)
             await ws.close()
-        return True
 
     async def _read(self, conn: _Connection) -> str:
         """Handles messages until the socket closes; returns why it closed."""

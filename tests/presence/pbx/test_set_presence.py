@@ -75,6 +75,21 @@ async def test_500_pipelined_requests_are_all_answered_and_correlated() -> None:
         assert client.state().in_flight == 0
 
 
+async def test_callers_beyond_the_window_queue_instead_of_timing_out() -> None:
+    """The timeout is for the PBX's answer: a busy but healthy link queues callers, it does not fail them."""
+    users = generate_users(1)
+    async with simulator(users) as sim, running_client(sim.url, window=1, request_timeout=0.3) as (client, _):
+        await client.wait_connected(timeout=5)
+        sim.reply_delay = 0.1
+        started = time.perf_counter()
+        results = await asyncio.gather(
+            *(client.set_presence(guid=users[0].guid, activity="away", note=str(i)) for i in range(6))
+        )
+        assert time.perf_counter() - started > 0.6  # one at a time, longer than the timeout in total
+        assert [m["note"] for m in sim.received] == [str(i) for i in range(6)]
+        assert len({r["src"] for r in results}) == 6
+
+
 @pytest.mark.parametrize(
     ("guid", "fault", "code", "text"),
     [
