@@ -9,6 +9,8 @@ Two measurements, both over one logged-in AppWebsocket, the client exactly as th
 - latency: SetPresence at a fixed `--rate` per second for `--duration` seconds (open loop: each
   request is sent on schedule, whatever the previous ones do); round trip from the call to the
   result, p50/p99/max.
+The client's CPU time per request (simulator in its own process) is shown too: unlike the rates, it
+hardly depends on what else the machine is doing.
 
 The simulator runs in a process of its own (like a PBX on another machine) unless `--same-process`.
 This is not a test: it prints a table (and `--json` writes the numbers).
@@ -78,12 +80,13 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 async def throughput(client: PbxClient, guids: list[str], count: int) -> dict:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(
         *(client.set_presence(guid=guids[i % len(guids)], activity="away", note=f"bench {i}") for i in range(count))
     )
     seconds = time.perf_counter() - started
-    return {"requests": count, "seconds": seconds, "per_second": count / seconds}
+    cpu_us = (time.process_time() - cpu) / count * 1e6
+    return {"requests": count, "seconds": seconds, "per_second": count / seconds, "client_cpu_us": cpu_us}
 
 
 async def latency(client: PbxClient, guids: list[str], rate: float, duration: float) -> dict:
@@ -147,8 +150,8 @@ async def run_benchmark(
 
 def print_table(rows: list[dict], header: str) -> None:
     print(header)
-    columns = ("scenario", "requests", "seconds", "SetPresence/s", "p50 ms", "p99 ms", "max ms")
-    widths = (34, 9, 8, 14, 8, 8, 8)
+    columns = ("scenario", "requests", "seconds", "SetPresence/s", "p50 ms", "p99 ms", "max ms", "client CPU/req")
+    widths = (34, 9, 8, 14, 8, 8, 8, 15)
     print(
         "  ".join(
             name.ljust(w) if i == 0 else name.rjust(w) for i, (name, w) in enumerate(zip(columns, widths, strict=True))
@@ -164,6 +167,7 @@ def print_table(rows: list[dict], header: str) -> None:
             f"{row['p50_ms']:.2f}" if "p50_ms" in row else "",
             f"{row['p99_ms']:.2f}" if "p99_ms" in row else "",
             f"{row['max_ms']:.2f}" if "max_ms" in row else "",
+            f"{row['client_cpu_us']:.0f} µs" if "client_cpu_us" in row else "",
         ]
         print(
             "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths, strict=True)))
