@@ -141,6 +141,7 @@ class PbxSimulator:
         self._server: Server | None = None
         self._usn = 0
         self._replication_guid = secrets.token_hex(16)
+        self._api_handlers = self._make_api_handlers()
         self.add_users(users or [])
 
     # ----- life cycle --------------------------------------------------------------------------
@@ -312,11 +313,11 @@ class PbxSimulator:
             # No API without a login.
             await conn.ws.close(code=1008, reason="not logged in")
             return
-        handler = self._api_handlers().get((api, mt))
+        handler = self._api_handlers.get((api, mt))
         if handler is not None:
             await handler(conn, message)
 
-    def _api_handlers(self) -> dict[tuple[str, str], Callable]:
+    def _make_api_handlers(self) -> dict[tuple[str, str], Callable]:
         return {
             ("PbxApi", "SetPresence"): self._set_presence,
             ("PbxApi", "SubscribePresence"): self._subscribe,
