@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
 
 from django.conf import settings
@@ -106,8 +106,18 @@ def _finish(trigger: Trigger, status: str, reason: str, now: dt.datetime, **deci
     )
 
 
-def plan_work(busy_user_ids: set[int]) -> tuple[list[Plan], float | None, bool]:
-    """Decide queued triggers. Returns (plans to send, seconds until a held-back lock is due, more left)."""
+@dataclass
+class Planned:
+    """What one planning round produced."""
+
+    plans: list[Plan]  # decided, SetPresence to send
+    due_in: float | None = None  # seconds until a held-back lock is due
+    more: bool = False  # the batch was full: plan again at once
+    settled_presses: list[tuple[int, int, str, str]] = field(default_factory=list)  # (user, trigger, status, reason)
+
+
+def plan_work(busy_user_ids: set[int]) -> Planned:
+    """Decide queued triggers (a batch, oldest users first)."""
     now = timezone.now()
     options = ServiceSettings.current()
     rows = list(
@@ -117,7 +127,7 @@ def plan_work(busy_user_ids: set[int]) -> tuple[list[Plan], float | None, bool]:
         .order_by("pbx_user_id", "at", "pk")[:BATCH]
     )
     if not rows:
-        return [], None, False
+        return Planned([])
     states = {s.pk: s for s in UserState.objects.filter(pk__in={r.pbx_user_id for r in rows if r.pbx_user_id})}
     touched_triggers: list[Trigger] = []
     touched_states: dict[int, UserState] = {}
@@ -233,7 +243,13 @@ def plan_work(busy_user_ids: set[int]) -> tuple[list[Plan], float | None, bool]:
         Trigger.objects.bulk_update(touched_triggers, ["status", "reason", "decided_at", "decision"], batch_size=500)
         for state in touched_states.values():
             state.save()
-    return plans, next_due, len(rows) == BATCH
+    # A user who pressed a button waits for an answer, also when the answer is "nothing to do".
+    presses = [
+        (t.pbx_user_id, t.pk, t.status, t.reason)
+        for t in touched_triggers
+        if t.source == Trigger.Source.BUTTON and t.status != Trigger.Status.QUEUED and t.pbx_user_id
+    ]
+    return Planned(plans, next_due, len(rows) == BATCH, presses)
 
 
 def record_applied(plan: Plan, answered_at: dt.datetime) -> None:

@@ -167,19 +167,21 @@ class LinkService:
                 self.wake()
                 continue
             try:
-                plans, due_in, more = await self.db(applier.plan_work, set(self._busy))
+                planned = await self.db(applier.plan_work, set(self._busy))
             except Exception:
                 log.exception("planning queued triggers failed; retrying at the next sweep")
                 continue
-            for plan in plans:
+            for user_id, trigger_id, status, reason in planned.settled_presses:
+                await self._group_send(user_id, outcome_message(trigger_id, status, reason))
+            for plan in planned.plans:
                 self._busy.add(plan.user_id)
                 self._in_flight_ids.add(plan.trigger_id)
                 task = asyncio.ensure_future(self._apply(plan))
                 self._applying.add(task)
                 task.add_done_callback(self._applying.discard)
-            if due_in is not None:
-                asyncio.get_running_loop().call_later(due_in + 0.01, self.wake)
-            if more:
+            if planned.due_in is not None:
+                asyncio.get_running_loop().call_later(planned.due_in + 0.01, self.wake)
+            if planned.more:
                 self.wake()
 
     async def _apply(self, plan: applier.Plan) -> None:
