@@ -34,9 +34,13 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """One browser for the session; each test gets its own context (cookies) through `page`."""
+    """One browser per module; each test gets its own context (cookies) through `page`.
+
+    Not per session: Playwright's sync API keeps an event loop running in the main thread while it
+    is open, and pytest-asyncio cannot run the async tests of later modules next to it.
+    """
     if not os.path.exists(CHROMIUM) or shutil.which("chromium") is None:
         message = f"Debian's chromium is not installed ({CHROMIUM}): apt-get install -y chromium"
         if _in_ci():
