@@ -56,3 +56,7 @@ def refresh_from_database() -> None:
     LINK_SUBSCRIPTIONS.set(snapshot["subscriptions"])
     LINK_IN_FLIGHT.set(snapshot["in_flight"])
     QUEUE_DEPTH.set(queue_depth())
+    from licensing.state import licence_status
+
+    days_left = licence_status().get("days_left")
+    LICENCE_DAYS_LEFT.set(days_left if days_left is not None else -1)
