@@ -189,6 +189,8 @@ class LinkService:
         try:
             await self.client.set_presence(guid=plan.guid, activity=plan.target.activity, note=plan.target.note)
             answered = timezone.now()
+            # PresenceUpdates the PBX sent before this answer are stored first, never over our record.
+            await self.client.flush_events()
             await self.db(applier.record_applied, plan, answered)
             self.applied += 1
             from heartbeat_site import metrics

@@ -14,6 +14,7 @@ socket, and an exception in one is logged and forgotten.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import random
@@ -52,6 +53,8 @@ log = logging.getLogger("presence.pbx")
 
 # The users-table columns we replicate (reference §4.1); `emails` is a sub-table.
 USER_COLUMNS = ("guid", "h323", "cn", "dn", "e164", "node", "emails")
+# A marker in the event queue: everything before it has been delivered (see flush_events).
+_FLUSH = "__flush__"
 # Rows handed to `on_users` at once during the initial load: few callbacks, bounded memory.
 REPLICATION_BATCH = 500
 # A `src` for our replication requests; subscriptions use the user's guid, SetPresence a counter.
@@ -579,9 +582,29 @@ class PbxClient:
     def _emit(self, name: str, *args: Any, **kwargs: Any) -> None:
         self._event_queue.put_nowait((name, args, kwargs))
 
+    async def flush_events(self, timeout: float = 5.0) -> None:
+        """Return once every event received so far has been handed to the owner's callbacks.
+
+        SetPresenceResult resolves its waiter at once, while PresenceUpdates travel through the
+        event queue. An owner that records "we set X" after the result calls this first, so that
+        an update the PBX sent *before* the result (showing the old presence) cannot be stored
+        after — and over — the record of the new one.
+        """
+        if self._dispatcher is None or self._dispatcher.done():
+            return
+        reached: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._event_queue.put_nowait((_FLUSH, (reached,), {}))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reached), timeout)
+
     async def _dispatch_events(self) -> None:
         while True:
             name, args, kwargs = await self._event_queue.get()
+            if name == _FLUSH:
+                if not args[0].done():
+                    args[0].set_result(None)
+                self._event_queue.task_done()
+                continue
             try:
                 await getattr(self._events, name)(*args, **kwargs)
             except Exception:
@@ -604,7 +627,9 @@ class PbxClient:
         await asyncio.gather(dispatcher, return_exceptions=True)
         self._dispatcher = None
         while not self._event_queue.empty():
-            self._event_queue.get_nowait()
+            name, args, _ = self._event_queue.get_nowait()
+            if name == _FLUSH and not args[0].done():
+                args[0].set_result(None)
             self._event_queue.task_done()
 
     async def _sleep_unless_stopped(self, seconds: float) -> None:

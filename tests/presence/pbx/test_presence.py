@@ -79,3 +79,28 @@ async def test_an_idle_link_sends_keepalives() -> None:
         # About one per 0.2 s of silence (the ReplicateStart/Next exchange counts as traffic).
         assert 3 <= sim.keepalives <= 6
         assert client.connected
+
+
+async def test_flush_events_delivers_updates_received_before_a_setpresence_answer() -> None:
+    """An owner storing "we set X" after the answer must never have an older update land on top."""
+    users = generate_users(1)
+    guid = users[0].guid
+    async with simulator(users) as sim, running_client(sim.url) as (client, events):
+        client.want_subscriptions({guid: "user0"})
+        await wait_until(lambda: guid in events.presence, what="the first PresenceUpdate")
+        slow = asyncio.Event()
+        original = events.on_presence
+
+        async def slow_on_presence(*args, **kwargs) -> None:
+            await asyncio.sleep(0.3)  # an owner busy writing to its database
+            await original(*args, **kwargs)
+            slow.set()
+
+        events.on_presence = slow_on_presence
+        await sim.set_presence_from_phone("user0", "dnd", "Do not disturb")
+        await client.set_presence(guid=guid, activity="away", note="Locked")
+        assert not slow.is_set()  # the answer came back while the older update still waits its turn
+        await client.flush_events()
+        assert slow.is_set()
+        delivered = [call[1][1][0]["note"] for call in events.calls if call[0] == "presence"]
+        assert "Do not disturb" in delivered
