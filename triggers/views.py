@@ -7,6 +7,7 @@ import time
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.parsers import FormParser, JSONParser
@@ -38,6 +39,16 @@ def enforce_body_limit(request) -> None:
         size = settings.TRIGGER_MAX_BODY + 1
     if size > settings.TRIGGER_MAX_BODY:
         raise PayloadTooLarge(f"The request body is over {settings.TRIGGER_MAX_BODY} bytes.")
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """The API key in the OpenAPI schema (`X-Api-Key: <key>` is accepted too)."""
+
+    target_class = "triggers.auth.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer phk_…"}
 
 
 _ERRORS = {
@@ -146,7 +157,9 @@ class TriggerCreateView(TriggerApiView):
 
 class TriggerDetailView(TriggerApiView):
     @extend_schema(
-        operation_id="get_trigger", responses={200: TriggerOutSerializer, 401: _ERRORS[401], 404: _ERRORS[404]}
+        operation_id="get_trigger",
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The trigger's id.")],
+        responses={200: TriggerOutSerializer, 401: _ERRORS[401], 404: _ERRORS[404]},
     )
     def get(self, request, pk: int) -> Response:
         trigger = Trigger.objects.select_related("pbx_user").filter(pk=pk, api_key=request.auth).first()
