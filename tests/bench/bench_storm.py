@@ -85,23 +85,33 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.5)
             applied = available_count(stack)
         took = time.monotonic() - started
+        if applied < args.users:
+            # Out of time: let the link finish what it has, so that "lost" means lost, not "late".
+            quiet_since, last = time.monotonic(), stack.sim.simulator.set_presence_count
+            while time.monotonic() - quiet_since < 10:
+                time.sleep(1)
+                if stack.sim.simulator.set_presence_count != last:
+                    quiet_since, last = time.monotonic(), stack.sim.simulator.set_presence_count
+            late = available_count(stack)
+        else:
+            late = applied
         set_presences = stack.sim.simulator.set_presence_count - before
 
     accepted = result["statuses"].get("202", 0)
-    lost = accepted - applied
+    lost = accepted - late
     ok = accepted == args.users and lost == 0 and took <= TARGET_SECONDS
     table(
         f"Logon storm: {args.users:,} users' logons within {args.within:g} s ({args.config})",
         f"python -m tests.bench.bench_storm {argv_text}".strip(),
-        ["server", "posted in s", "accepted", "accept p50/p99 ms", "all applied after s", "SetPresence", "lost"],
+        ["server", "posted in s", "accepted", "accept p50/p99 ms", "all applied after s", "applied in the end", "lost"],
         [
             [
                 server,
                 f"{posted:.1f}",
                 f"{accepted:,} of {args.users:,}",
                 f"{result['p50_ms']} / {result['p99_ms']}",
-                f"{took:.1f}" if applied >= args.users else f"not within {args.timeout:g} ({applied:,} applied)",
-                f"{set_presences:,}",
+                f"{took:.1f}" if applied >= args.users else f"not within {args.timeout:g} s ({applied:,} by then)",
+                f"{late:,} ({set_presences:,} SetPresence)",
                 f"{lost:,}",
             ]
         ],
