@@ -188,3 +188,19 @@ def test_the_private_demo_key_is_never_in_the_database(var_dir):
     body = "".join(pem.splitlines()[1:-1])
     assert not Licence.objects.filter(token__contains=body).exists()
     assert tokens.load_private_key(pem.encode())  # and it is a usable key
+
+
+@pytest.mark.parametrize(
+    ("value", "errors"),
+    [
+        pytest.param("", [], id="empty-means-demo"),
+        pytest.param(ISSUER_PUBLIC, [], id="base64"),
+        pytest.param("c2hvcnQ=", ["licensing.E001"], id="too-short"),
+        pytest.param("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----", ["licensing.E001"], id="bad-pem"),
+    ],
+)
+def test_an_unusable_public_key_stops_manage_py_check(settings, value, errors):
+    from licensing.checks import check_license_public_key
+
+    settings.LICENSE_PUBLIC_KEY = value
+    assert [e.id for e in check_license_public_key(None)] == errors
