@@ -158,11 +158,14 @@ class TriggerCreateView(TriggerApiView):
 class TriggerDetailView(TriggerApiView):
     @extend_schema(
         operation_id="get_trigger",
-        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The trigger's id.")],
+        parameters=[OpenApiParameter("pk", int, OpenApiParameter.PATH, description="The trigger's id.")],
         responses={200: TriggerOutSerializer, 401: _ERRORS[401], 404: _ERRORS[404]},
     )
-    def get(self, request, pk: int) -> Response:
-        trigger = Trigger.objects.select_related("pbx_user").filter(pk=pk, api_key=request.auth).first()
+    def get(self, request, pk: str) -> Response:
+        # Any text reaches here so that a malformed id gets our JSON 404, not Django's HTML page.
+        trigger = None
+        if pk.isascii() and pk.isdigit() and len(pk) <= 18:
+            trigger = Trigger.objects.select_related("pbx_user").filter(pk=int(pk), api_key=request.auth).first()
         if trigger is None:
             raise exceptions.NotFound("No trigger with this id was sent with this key.")
         if trigger.status == Trigger.Status.REFUSED:

@@ -236,3 +236,9 @@ def test_the_accept_path_uses_a_fixed_number_of_queries(api_client, auth, make_u
     with django_assert_max_num_queries(8):
         response = post(api_client, {"user": "USER150@corp.example", "event": "lock", "id": "q-1"}, auth)
     assert response.status_code == 202
+
+
+@pytest.mark.parametrize("bad_id", ["abc", "null,null", "9" * 40, "-1"])
+def test_get_answers_json_404_for_a_malformed_id(api_client, auth, bad_id):
+    response = api_client.get(f"{URL}/{bad_id}", **auth)
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
