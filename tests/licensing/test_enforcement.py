@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from presence.link.handoff import LINK_CHANNEL
 from tests.licensing.support import install_licence
 from triggers.models import Trigger
 
@@ -22,27 +18,6 @@ DAY = dt.timedelta(days=1)
 
 def post(client, auth, user: str):
     return client.post(URL, data=json.dumps({"user": user, "event": "lock"}), content_type="application/json", **auth)
-
-
-def link_messages() -> list[dict]:
-    """What the PBX link worker would hear now (the real channel layer, drained)."""
-    layer = get_channel_layer()
-
-    async def drain() -> list[dict]:
-        found = []
-        while True:
-            try:
-                found.append(await asyncio.wait_for(layer.receive(LINK_CHANNEL), 0.2))
-            except TimeoutError:
-                return found
-
-    return async_to_sync(drain)()
-
-
-@pytest.fixture(autouse=True)
-def quiet_link():
-    """Each test starts with nothing waiting for the link worker."""
-    link_messages()
 
 
 def licence(settings, valid_until_in: int | None, **fields) -> None:
@@ -64,14 +39,14 @@ def licence(settings, valid_until_in: int | None, **fields) -> None:
     ],
 )
 def test_the_trigger_api_applies_the_licence(
-    api_client, auth, make_user, settings, valid_until_in, demo, licensed, status, error, detail
+    api_client, auth, make_user, settings, link_sent, valid_until_in, demo, licensed, status, error, detail
 ):
     licence(settings, valid_until_in, demo=demo)
     ann = make_user("ann", licensed=licensed)
     response = post(api_client, auth, "ann")
     assert response.status_code == status, response.content
     row = Trigger.objects.get()
-    sent = link_messages()
+    sent = link_sent.settled(1 if status == 202 else 0)
     if status == 202:
         assert row.status == "queued" and [m["type"] for m in sent] == ["trigger.queued"]
         return

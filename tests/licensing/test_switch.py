@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
@@ -16,7 +13,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from licensing.models import Seat
-from presence.link.handoff import LINK_CHANNEL
 from presence.models import PbxUser
 from tests.licensing.support import install_licence
 
@@ -32,35 +28,19 @@ def flip(client: Client, user: PbxUser, on, **extra):
     return client.post(switch_url(user), data=json.dumps({"on": on}), content_type="application/json", **extra)
 
 
-def link_messages() -> list[dict]:
-    """What the PBX link worker would hear now (the real channel layer, drained)."""
-    layer = get_channel_layer()
-
-    async def drain() -> list[dict]:
-        found = []
-        while True:
-            try:
-                found.append(await asyncio.wait_for(layer.receive(LINK_CHANNEL), 0.2))
-            except TimeoutError:
-                return found
-
-    return async_to_sync(drain)()
-
-
 @pytest.fixture
 def three_seats(settings):
     """A licence with three seats: enough for the happy paths, small enough to run out."""
-    link_messages()  # start from a quiet channel
     return install_licence(settings, seats=3)
 
 
-def test_switching_on_takes_effect_at_once_and_tells_the_link(admin_client, make_user, three_seats):
+def test_switching_on_takes_effect_at_once_and_tells_the_link(admin_client, make_user, three_seats, link_sent):
     ann = make_user("ann", licensed=False)
     response = flip(admin_client, ann, True)
     assert response.status_code == 200
     assert response.json() == {"ok": True, "on": True, "changed": True, "seats_used": 1, "seats_total": 3}
     assert Seat.objects.filter(user_guid=ann.guid).exists()
-    assert link_messages() == [{"type": "seats.changed"}]
+    assert link_sent.settled(1) == [{"type": "seats.changed"}]
 
 
 def test_switching_off_frees_the_seat(admin_client, make_user, three_seats):
@@ -70,25 +50,24 @@ def test_switching_off_frees_the_seat(admin_client, make_user, three_seats):
     assert not Seat.objects.exists()
 
 
-def test_a_switch_already_in_place_changes_nothing_and_tells_nobody(admin_client, make_user, three_seats):
+def test_a_switch_already_in_place_changes_nothing_and_tells_nobody(admin_client, make_user, three_seats, link_sent):
     ann = make_user("ann")
     response = flip(admin_client, ann, True)
     assert response.status_code == 200 and response.json()["changed"] is False
-    assert link_messages() == []
+    assert link_sent.settled() == []
 
 
-def test_beyond_the_seats_it_is_refused_and_the_switch_stays_off(admin_client, make_user, three_seats):
+def test_beyond_the_seats_it_is_refused_and_the_switch_stays_off(admin_client, make_user, three_seats, link_sent):
     for name in ("ann", "ben", "cat"):
         make_user(name)
     dan = make_user("dan", licensed=False)
-    link_messages()
     response = flip(admin_client, dan, True)
     assert response.status_code == 409
     body = response.json()
     assert body["ok"] is False and body["error"] == "seat_limit" and body["on"] is False
     assert body["detail"].startswith("Not enough seats: 3 of 3 in use, 0 free")
     assert not Seat.objects.filter(user_guid=dan.guid).exists() and Seat.objects.count() == 3
-    assert link_messages() == []
+    assert link_sent.settled() == []
 
 
 @pytest.mark.parametrize(
@@ -167,21 +146,20 @@ def test_the_licensed_filter(admin_client, make_user, three_seats, value, shown)
     assert {name for name in ("ann", "ben", "cat") if f'aria-label="Licence for {name}"' in page} == shown
 
 
-def test_bulk_license_obeys_the_seat_limit_all_or_nothing(admin_client, make_user, three_seats):
+def test_bulk_license_obeys_the_seat_limit_all_or_nothing(admin_client, make_user, three_seats, link_sent):
     users = [make_user(name, licensed=False) for name in ("ann", "ben", "cat", "dan")]
-    link_messages()
     response = admin_client.post(
         LIST, {"action": "license_selected", "_selected_action": [u.pk for u in users]}, follow=True
     )
     assert "No licence was switched on. Not enough seats: 0 of 3 in use, 3 free, and 4 more users" in (
         response.content.decode()
     )
-    assert not Seat.objects.exists() and link_messages() == []
+    assert not Seat.objects.exists() and link_sent.settled() == []
     response = admin_client.post(
         LIST, {"action": "license_selected", "_selected_action": [u.pk for u in users[:3]]}, follow=True
     )
     assert "Licence switched on for 3 user(s); 0 were already on." in response.content.decode()
-    assert Seat.objects.count() == 3 and link_messages() == [{"type": "seats.changed"}]
+    assert Seat.objects.count() == 3 and link_sent.settled(1) == [{"type": "seats.changed"}]
 
 
 def test_bulk_unlicense(admin_client, make_user, three_seats):
