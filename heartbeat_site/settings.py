@@ -166,13 +166,16 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 60},
+            # Pub/sub: a send costs one publish (measured 110 µs CPU against 354 µs for the list-based
+            # core layer). Messages to the link are only wake-ups — the database holds the work — so
+            # the core layer's buffering for absent consumers buys nothing here.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "heartbeat_site.cache.PooledRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "heartbeat",
             # A Redis outage must cost a request milliseconds, not a hang: callers fail open.

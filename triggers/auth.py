@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+import time
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from triggers import keys
 from triggers.models import ApiKey
+
+# Key rows by prefix, kept for a few seconds per process: every trigger authenticates, and keys change
+# rarely. A change saved in this process applies at once (signal below); other processes see it
+# within KEY_CACHE_SECONDS — revoking a key takes at most that long everywhere.
+KEY_CACHE_SECONDS = 5.0
+_key_cache: dict[str, tuple[float, list[ApiKey]]] = {}
+
+
+def rows_for_prefix(prefix: str) -> list[ApiKey]:
+    hit = _key_cache.get(prefix)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < KEY_CACHE_SECONDS:
+        return hit[1]
+    rows = list(ApiKey.objects.for_prefix(prefix)[:2])
+    if len(_key_cache) > 1000:  # unknown prefixes from a scanner must not grow it without bound
+        _key_cache.clear()
+    _key_cache[prefix] = (now, rows)
+    return rows
+
+
+@receiver([post_save, post_delete], sender=ApiKey)
+def forget_cached_keys(**kwargs) -> None:
+    _key_cache.clear()
 
 
 def key_from_request(request) -> str:
@@ -35,7 +62,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Unknown API key.")
         prefix = keys.prefix_of(clear)
         now = timezone.now()
-        for row in ApiKey.objects.for_prefix(prefix)[:2]:
+        for row in rows_for_prefix(prefix):
             reason = row.refusal(clear, now)
             if reason is None:
                 row.record_use(now)

@@ -158,7 +158,7 @@ class TriggerCreateView(TriggerApiView):
 class TriggerDetailView(TriggerApiView):
     @extend_schema(
         operation_id="get_trigger",
-        parameters=[OpenApiParameter("pk", int, OpenApiParameter.PATH, description="The trigger's id.")],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The trigger's id.")],
         responses={200: TriggerOutSerializer, 401: _ERRORS[401], 404: _ERRORS[404]},
     )
     def get(self, request, pk: str) -> Response:
