@@ -11,15 +11,30 @@ from rest_framework import serializers
 from presence.events import is_known_event, known_events_text
 
 
+def printable(value: str) -> None:
+    """Refuse control characters: a NUL cannot be stored in PostgreSQL text, the rest is noise."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise serializers.ValidationError("Control characters (such as NUL or line breaks) are not allowed.")
+
+
 class TriggerInSerializer(serializers.Serializer):
-    user = serializers.CharField(max_length=255, help_text=r"Login name, DOMAIN\login, e-mail or number.")
+    user = serializers.CharField(
+        max_length=255, validators=[printable], help_text=r"Login name, DOMAIN\login, e-mail or number."
+    )
     event = serializers.CharField(
-        max_length=64, help_text="logon, logoff, lock, unlock, shutdown, heartbeat, or a custom event."
+        max_length=64,
+        validators=[printable],
+        help_text="logon, logoff, lock, unlock, shutdown, heartbeat, or a custom event.",
     )
     at = serializers.DateTimeField(required=False, help_text="ISO-8601 time the event happened; default now.")
-    device = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    device = serializers.CharField(max_length=255, required=False, allow_blank=True, default="", validators=[printable])
     id = serializers.CharField(
-        max_length=128, required=False, allow_blank=True, default="", help_text="Idempotency key."
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[printable],
+        help_text="Idempotency key.",
     )
 
     def validate_event(self, value: str) -> str:

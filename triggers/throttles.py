@@ -6,6 +6,7 @@ per request — hopeless at 60,000/min. These are fixed-window counters: one `in
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 
@@ -82,4 +83,6 @@ class PerUserThrottle(FixedWindowThrottle):
         user = request.data.get("user") if hasattr(request.data, "get") else None
         if not isinstance(user, str) or not user.strip():
             return None
-        return f"{key.pk}:{user.strip().lower()[:200]}"
+        # Hashed: the value is whatever the client sent, and cache keys must stay plain and short.
+        digest = hashlib.blake2b(user.strip().lower().encode(), digest_size=12).hexdigest()
+        return f"{key.pk}:{digest}"

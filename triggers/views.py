@@ -94,7 +94,10 @@ class TriggerApiView(APIView):
             value = request.data.get(name, "")
         except Exception:  # the body itself is the problem (413/415/400): record what we can
             return ""
-        return value[:255] if isinstance(value, str) else ""
+        if not isinstance(value, str):
+            return ""
+        # The audit row keeps what was sent, minus what the database cannot store (NUL and friends).
+        return "".join(ch if ord(ch) >= 32 and ord(ch) != 127 else "\ufffd" for ch in value[:255])
 
 
 class TriggerCreateView(TriggerApiView):
@@ -127,7 +130,7 @@ class TriggerCreateView(TriggerApiView):
         client_id = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
         if not client_id and hasattr(request.data, "get") and isinstance(request.data.get("id"), str):
             client_id = request.data.get("id", "").strip()
-        if len(client_id) <= 128:
+        if len(client_id) <= 128 and client_id.isprintable():
             first = accept.find_replay(api_key, client_id)
             if first is not None:
                 status_code, body = accept.replay_body(first)

@@ -242,3 +242,11 @@ def test_the_accept_path_uses_a_fixed_number_of_queries(api_client, auth, make_u
 def test_get_answers_json_404_for_a_malformed_id(api_client, auth, bad_id):
     response = api_client.get(f"{URL}/{bad_id}", **auth)
     assert response.status_code == 404 and response.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize("field", ["user", "event", "device", "id"])
+def test_control_characters_are_refused_with_a_400_and_audited(api_client, auth, alice, field):
+    body = {"user": "alice", "event": "lock", field: "al\x00ice"}
+    response = post(api_client, body, auth)
+    assert response.status_code == 400 and field in response.json()["fields"]
+    assert Trigger.objects.get().status == "refused"
