@@ -73,7 +73,7 @@ class PostgresServer:
             with open(self.data / "postgresql.conf", "a") as conf:
                 conf.write(
                     f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
-                    "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n"
+                    "fsync = off\nfull_page_writes = off\nmax_connections = 200\n"
                 )
         self._run(f"{self.bindir}/pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "start")
         wait_for_port(self.port)

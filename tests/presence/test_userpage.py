@@ -6,10 +6,8 @@ touch another person's presence checks the other person (bob) afterwards, not on
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
@@ -19,7 +17,6 @@ from django.test import AsyncClient, Client
 
 from heartbeat_site.asgi import application
 from licensing.models import Seat
-from presence.link.handoff import LINK_CHANNEL
 from presence.link.notify import outcome_message, presence_group, presence_message
 from presence.models import PbxUser, Preset, ServiceSettings
 from triggers.models import Trigger
@@ -87,21 +84,6 @@ def set_offered(offered: bool) -> None:
     options = ServiceSettings.current()
     options.offer_user_page = offered
     options.save()
-
-
-def link_messages(wait: float = 0.2) -> list[dict]:
-    """Everything waiting on the link worker's channel, read through the configured layer (memory or Redis)."""
-    layer = get_channel_layer()
-
-    async def drain() -> list[dict]:
-        found = []
-        while True:
-            try:
-                found.append(await asyncio.wait_for(layer.receive(LINK_CHANNEL), wait))
-            except TimeoutError:
-                return found
-
-    return async_to_sync(drain)()
 
 
 # ---- the page --------------------------------------------------------------------------------------
@@ -192,12 +174,11 @@ def test_the_page_says_it_is_not_offered_when_switched_off(client, alice_login, 
 
 # ---- the button endpoint ---------------------------------------------------------------------------
 def test_a_press_queues_a_button_trigger_and_wakes_the_link_after_commit(
-    signed_in, alice_pbx, presets, django_capture_on_commit_callbacks
+    signed_in, alice_pbx, presets, django_capture_on_commit_callbacks, link_sent
 ):
-    link_messages()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = signed_in.post(press_url(presets["busy"].pk), REMOTE_ADDR="10.1.2.3")
-        assert link_messages() == []  # nothing before the commit
+        assert link_sent.settled() == []  # nothing before the commit
     assert response.status_code == 202
     trigger = Trigger.objects.get()
     assert response.json() == {"id": trigger.pk, "status": "queued", "reason": "", "link_connected": False}
@@ -209,7 +190,7 @@ def test_a_press_queues_a_button_trigger_and_wakes_the_link_after_commit(
     for callback in callbacks:
         callback()
     # Only "look at the queue" is promised (a cross-process layer coalesces these wake-ups).
-    assert [m["type"] for m in link_messages(wait=1.0)] == ["trigger.queued"]
+    assert [m["type"] for m in link_sent.settled(1)] == ["trigger.queued"]
 
 
 def test_a_crafted_press_naming_another_user_changes_only_the_signed_in_user(signed_in, alice_pbx, bob_pbx, presets):
