@@ -61,6 +61,17 @@ def refusal_for(user_guid: str) -> Refusal | None:
     return None
 
 
+def refusals_for(user_guids: list[str]) -> dict[str, Refusal]:
+    """`refusal_for` for many users at once (the link worker decides triggers in batches): one query."""
+    status = licence_state()
+    if status["state"] in BLOCKING_STATES:
+        refusal = refusal_for(user_guids[0]) if user_guids else None
+        return dict.fromkeys(user_guids, refusal) if refusal else {}
+    seated = set(Seat.objects.filter(user_guid__in=user_guids).values_list("user_guid", flat=True))
+    missing = Refusal("not_licensed", "This user is not licensed: an administrator must switch their licence on.")
+    return {guid: missing for guid in user_guids if guid not in seated}
+
+
 def seats_total_locked() -> int | None:
     """Seats of the active licence, read from its verified key (None: no usable licence).
 

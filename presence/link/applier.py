@@ -16,11 +16,12 @@ from itertools import groupby
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from licensing.seats import refusal_for
+from licensing.seats import refusals_for
 from presence import engine
-from presence.engine_models import apply_memory, config_from_models, memory_from_state
+from presence.engine_models import MEMORY_FIELDS, apply_memory, config_from_models, memory_from_state
 from presence.models import PbxUser, Preset, ServiceSettings, UserState
 from triggers.models import Trigger
 
@@ -135,6 +136,7 @@ def plan_work(busy_user_ids: set[int]) -> Planned:
     next_due: float | None = None
     config = engine_config()
     debounce = options.debounce_seconds
+    refusals = refusals_for(list({r.pbx_user.guid for r in rows if r.pbx_user_id}))
 
     for user_id, group in groupby(rows, key=lambda r: r.pbx_user_id):
         triggers = list(group)
@@ -192,7 +194,7 @@ def plan_work(busy_user_ids: set[int]) -> Planned:
                 next_due = due if next_due is None else min(next_due, due)
                 continue
 
-        refusal = refusal_for(user.guid)
+        refusal = refusals.get(user.guid)
         if refusal is not None:
             _finish(newest, Trigger.Status.SKIPPED, f"refused: {refusal.detail}", now, error=refusal.code)
             touched_triggers.append(newest)
@@ -252,27 +254,78 @@ def plan_work(busy_user_ids: set[int]) -> Planned:
     return Planned(plans, next_due, len(rows) == BATCH, presses)
 
 
-def record_applied(plan: Plan, answered_at: dt.datetime) -> None:
-    """SetPresence was answered: the trigger is applied; remember what we set."""
-    with transaction.atomic():
-        Trigger.objects.filter(pk=plan.trigger_id).update(
-            status=Trigger.Status.APPLIED, applied_at=answered_at, reason=""
-        )
-        state, _ = UserState.objects.get_or_create(pk=plan.user_id)
+@dataclass(frozen=True)
+class Applied:
+    """The PBX answered SetPresence for this plan."""
+
+    plan: Plan
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A PresenceUpdate: the PBX's view of a user's presence."""
+
+    guid: str
+    presence: list[dict]
+    at: dt.datetime
+
+
+def write_batch(ops: list[Applied | Reported]) -> dict[int, list[dict]]:
+    """Store outcomes and presence reports, in the order the PBX sent them; a few queries per batch.
+
+    One transaction for the whole batch: one per trigger (and per PresenceUpdate) made the worker
+    the bottleneck of a logon storm and of a reconnect with thousands of subscriptions. Returns the
+    users whose reported presence changed, for the user pages.
+    """
+    plans = [op for op in ops if isinstance(op, Applied)]
+    guids = {op.guid.lower() for op in ops if isinstance(op, Reported)}
+    plan_users = {op.plan.user_id for op in plans}
+    users = PbxUser.objects.filter(Q(guid__in=guids) | Q(pk__in=plan_users))
+    users = users.only("pk", "guid", "presence", "presence_at")
+    by_id = {u.pk: u for u in users}
+    by_guid = {u.guid: u for u in by_id.values()}
+    states = {s.pk: s for s in UserState.objects.filter(pk__in=plan_users)}
+    new_states: dict[int, UserState] = {}
+    changed: dict[int, PbxUser] = {}
+    reported: dict[int, list[dict]] = {}
+    for op in ops:  # in order: what the PBX said last wins
+        if isinstance(op, Reported):
+            user = by_guid.get(op.guid.lower())
+            if user is not None:
+                user.presence, user.presence_at = op.presence, op.at
+                changed[user.pk] = user
+                reported[user.pk] = op.presence
+            continue
+        plan = op.plan
+        state = states.get(plan.user_id) or new_states.get(plan.user_id)
+        if state is None:
+            state = new_states[plan.user_id] = UserState(user_id=plan.user_id)
         apply_memory(state, plan.memory)
-        state.save()
-        # Until the PBX's PresenceUpdate arrives, the cache shows what the PBX just accepted.
-        user = PbxUser.objects.only("presence").get(pk=plan.user_id)
-        user.presence = _with_contact(user.presence, plan.target)
-        PbxUser.objects.filter(pk=plan.user_id).update(presence=user.presence, presence_at=answered_at)
-    log.info(
-        "trigger decided id=%s user=%s event=%s status=applied activity=%r note=%r",
-        plan.trigger_id,
-        plan.h323,
-        plan.event,
-        plan.target.activity,
-        plan.target.note,
-    )
+        # Until the PBX's own PresenceUpdate arrives, the cache shows what the PBX just accepted.
+        user = by_id.get(plan.user_id)
+        if user is not None:
+            user.presence, user.presence_at = _with_contact(user.presence, plan.target), op.at
+            changed[user.pk] = user
+    with transaction.atomic():
+        Trigger.objects.bulk_update(
+            [Trigger(pk=o.plan.trigger_id, status=Trigger.Status.APPLIED, applied_at=o.at, reason="") for o in plans],
+            ["status", "applied_at", "reason"],
+            batch_size=500,
+        )
+        UserState.objects.bulk_create(new_states.values(), batch_size=500)
+        UserState.objects.bulk_update(states.values(), MEMORY_FIELDS, batch_size=500)
+        PbxUser.objects.bulk_update(changed.values(), ["presence", "presence_at"], batch_size=500)
+    for op in plans:
+        log.info(
+            "trigger decided id=%s user=%s event=%s status=applied activity=%r note=%r",
+            op.plan.trigger_id,
+            op.plan.h323,
+            op.plan.event,
+            op.plan.target.activity,
+            op.plan.target.note,
+        )
+    return reported
 
 
 def _with_contact(presence: list[dict], target: engine.Presence) -> list[dict]:
@@ -315,15 +368,6 @@ def expire_heartbeats(now: dt.datetime | None = None) -> int:
             )
         UserState.objects.filter(pk__in=[s.pk for s in expired]).update(heartbeat_lost_fired=True)
     return len(expired)
-
-
-def store_presence(guid: str, presence: list[dict]) -> int | None:
-    """A PresenceUpdate from the PBX: keep it as the user's current presence. Returns the user's id."""
-    user = PbxUser.objects.filter(guid=guid.lower()).only("pk").first()
-    if user is None:
-        return None
-    PbxUser.objects.filter(pk=user.pk).update(presence=presence, presence_at=timezone.now())
-    return user.pk
 
 
 def licensed_subscriptions() -> dict[str, str]:

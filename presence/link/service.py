@@ -67,6 +67,8 @@ class LinkService:
         self._stopping = asyncio.Event()
         self._busy: set[int] = set()
         self._in_flight_ids: set[int] = set()
+        self._writes: list[applier.Applied | applier.Reported] = []
+        self._write_wake = asyncio.Event()
         self._applying: set[asyncio.Task] = set()
         self._seen_guids: set[str] = set()
         self._initial_sync_started: float | None = None
@@ -127,6 +129,7 @@ class LinkService:
             asyncio.ensure_future(self._status_loop()),
             asyncio.ensure_future(self._heartbeat_loop()),
         ]
+        writer = asyncio.ensure_future(self._write_loop())
         stop = asyncio.ensure_future(self._stopping.wait())
         try:
             done, _ = await asyncio.wait([*tasks, stop], return_when=asyncio.FIRST_COMPLETED)
@@ -134,15 +137,19 @@ class LinkService:
                 if task is not stop and task.exception():
                     log.error("link task failed: %r", task.exception(), exc_info=task.exception())
         finally:
-            await self._shutdown([*tasks, stop])
+            await self._shutdown([*tasks, stop], writer)
 
     async def stop(self) -> None:
         self._stopping.set()
 
-    async def _shutdown(self, tasks: list[asyncio.Future]) -> None:
-        # Finish what is in flight (bounded), then drop the link and give the lease back.
+    async def _shutdown(self, tasks: list[asyncio.Future], writer: asyncio.Future) -> None:
+        # Finish what is in flight (bounded), write what was answered, drop the link, give the lease back.
         if self._applying:
             await asyncio.wait(list(self._applying), timeout=5)
+        self._stopping.set()
+        self._write_wake.set()
+        await asyncio.wait([writer], timeout=5)
+        writer.cancel()
         await self.client.stop()
         for task in tasks:
             task.cancel()
@@ -186,36 +193,71 @@ class LinkService:
 
     async def _apply(self, plan: applier.Plan) -> None:
         self._status_dirty = True
+        recorded_later = False
         try:
             await self.client.set_presence(guid=plan.guid, activity=plan.target.activity, note=plan.target.note)
-            answered = timezone.now()
-            # PresenceUpdates the PBX sent before this answer are stored first, never over our record.
+            # PresenceUpdates the PBX sent before this answer are queued for writing first.
             await self.client.flush_events()
-            await self.db(applier.record_applied, plan, answered)
-            self.applied += 1
-            from heartbeat_site import metrics
-
-            metrics.observe_applied(plan, answered)
-            await self._group_send(plan.user_id, outcome_message(plan.trigger_id, "applied", ""))
+            self._queue_write(applier.Applied(plan, timezone.now()))
+            recorded_later = True  # the user stays busy until the outcome is written
         except ConnectionLost:
             await self.db(applier.release, plan)
         except PbxRequestError as exc:
-            reason = f"PBX error {exc.code}: {exc.text}"
-            await self.db(applier.record_failed, plan, reason)
-            await self._group_send(plan.user_id, outcome_message(plan.trigger_id, "failed", reason))
+            await self._failed(plan, f"PBX error {exc.code}: {exc.text}")
         except RequestTimeout:
-            reason = f"the PBX did not answer SetPresence within {self.config.request_timeout:g} s"
-            await self.db(applier.record_failed, plan, reason)
-            await self._group_send(plan.user_id, outcome_message(plan.trigger_id, "failed", reason))
+            await self._failed(plan, f"the PBX did not answer SetPresence within {self.config.request_timeout:g} s")
         except Exception:
             log.exception("applying trigger %s failed; it goes back to the queue", plan.trigger_id)
             with contextlib.suppress(Exception):  # if even that fails, reset_stale_claims does it later
                 await self.db(applier.release, plan)
         finally:
-            self._busy.discard(plan.user_id)
-            self._in_flight_ids.discard(plan.trigger_id)
-            self._status_dirty = True
-            self.wake()  # the user may have more queued
+            if not recorded_later:
+                self._release(plan)
+
+    async def _failed(self, plan: applier.Plan, reason: str) -> None:
+        await self.db(applier.record_failed, plan, reason)
+        if plan.source == "button":
+            await self._group_send(plan.user_id, outcome_message(plan.trigger_id, "failed", reason))
+
+    def _release(self, plan: applier.Plan) -> None:
+        self._busy.discard(plan.user_id)
+        self._in_flight_ids.discard(plan.trigger_id)
+        self._status_dirty = True
+        self.wake()  # the user may have more queued
+
+    def _queue_write(self, op: applier.Applied | applier.Reported) -> None:
+        self._writes.append(op)
+        self._write_wake.set()
+
+    async def _write_loop(self) -> None:
+        """Writes outcomes and presence reports in order, in batches (every few ms under load)."""
+        while not (self._stopping.is_set() and not self._writes):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._write_wake.wait(), timeout=0.5)
+            self._write_wake.clear()
+            if not self._writes:
+                continue
+            await asyncio.sleep(0.002)  # let what arrives together share one transaction
+            batch, self._writes = self._writes, []
+            try:
+                reported = await self.db(applier.write_batch, batch)
+            except Exception:
+                log.exception("writing %s outcome(s)/presence report(s) failed; retrying", len(batch))
+                self._writes = batch + self._writes
+                await asyncio.sleep(1)
+                self._write_wake.set()
+                continue
+            from heartbeat_site import metrics
+
+            for op in batch:
+                if isinstance(op, applier.Applied):
+                    self.applied += 1
+                    metrics.observe_applied(op.plan, op.at)
+                    self._release(op.plan)
+                    if op.plan.source == "button":
+                        await self._group_send(op.plan.user_id, outcome_message(op.plan.trigger_id, "applied", ""))
+            for user_id, presence in reported.items():
+                await self._group_send(user_id, presence_message(presence, settings.PBX_CONTACT))
 
     def _subscriptions_settling(self) -> bool:
         """Right after a (re)connect, decide nothing until the PBX has told us everyone's presence.
@@ -319,9 +361,7 @@ class LinkService:
         await self._resubscribe()
 
     async def on_presence(self, guid: str, presence: list[dict], state: dict | None) -> None:
-        user_id = await self.db(applier.store_presence, guid, presence)
-        if user_id is not None:
-            await self._group_send(user_id, presence_message(presence, settings.PBX_CONTACT))
+        self._queue_write(applier.Reported(guid, presence, timezone.now()))
 
 
 def describe_error(exc: BaseException) -> str:
