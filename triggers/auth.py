@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import datetime as dt
+import threading
 import time
 
+from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
@@ -36,6 +41,44 @@ def forget_cached_keys(**kwargs) -> None:
     _key_cache.clear()
 
 
+# Last-used time and count: written at most once a second per key and process. Every trigger wrote
+# the same hot row before, from every worker at once.
+USE_FLUSH_SECONDS = 1.0
+_uses_lock = threading.Lock()
+_pending_uses: dict[int, int] = {}
+_last_flush: dict[int, float] = {}
+_last_used: dict[int, dt.datetime] = {}
+
+
+def note_use(key: ApiKey, now: dt.datetime) -> None:
+    with _uses_lock:
+        _pending_uses[key.pk] = _pending_uses.get(key.pk, 0) + 1
+        _last_used[key.pk] = now
+        due = time.monotonic() - _last_flush.get(key.pk, 0.0) >= USE_FLUSH_SECONDS
+    if due:
+        flush_key_uses(key.pk)
+
+
+def flush_key_uses(pk: int | None = None) -> None:
+    """Write the pending uses (of one key, or all): also at exit, so counts survive a clean stop."""
+    with _uses_lock:
+        pks = [pk] if pk is not None else list(_pending_uses)
+        batch = [(k, _pending_uses.pop(k, 0), _last_used.get(k)) for k in pks]
+        for k in pks:
+            _last_flush[k] = time.monotonic()
+    for k, count, last in batch:
+        if count:
+            ApiKey.objects.filter(pk=k).update(last_used_at=last, use_count=F("use_count") + count)
+
+
+def _flush_at_exit() -> None:
+    with contextlib.suppress(Exception):  # the database may be gone already
+        flush_key_uses()
+
+
+atexit.register(_flush_at_exit)
+
+
 def key_from_request(request) -> str:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if header:
@@ -65,7 +108,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         for row in rows_for_prefix(prefix):
             reason = row.refusal(clear, now)
             if reason is None:
-                row.record_use(now)
+                note_use(row, now)
                 return (None, row)
             if reason != "Unknown API key.":
                 raise exceptions.AuthenticationFailed(reason)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from triggers import keys
@@ -82,9 +82,6 @@ class ApiKey(models.Model):
         if self.expires_at and self.expires_at <= now:
             return "This API key has expired."
         return None
-
-    def record_use(self, now: dt.datetime) -> None:
-        ApiKey.objects.filter(pk=self.pk).update(last_used_at=now, use_count=F("use_count") + 1)
 
     @property
     def state(self) -> str:

@@ -41,6 +41,13 @@ log = logging.getLogger("presence.link")
 
 def hand_to_link(trigger_id: int) -> None:
     """Tell the link worker a trigger was committed (call after commit)."""
+    from presence.link.service import LinkService
+
+    service = LinkService.running
+    if service is not None and service.loop is not None:
+        # The link runs in this very process (the embedded default): wake it directly, no layer.
+        service.loop.call_soon_threadsafe(service.wake)
+        return
     layer = get_channel_layer()
     if layer is None:
         return

@@ -67,6 +67,7 @@ class LinkService:
         self._stopping = asyncio.Event()
         self._busy: set[int] = set()
         self._in_flight_ids: set[int] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._writes: list[applier.Applied | applier.Reported] = []
         self._write_wake = asyncio.Event()
         self._applying: set[asyncio.Task] = set()
@@ -119,6 +120,7 @@ class LinkService:
     # ---- lifecycle ------------------------------------------------------------------------------
     async def run(self) -> None:
         """Run until stop() or until the lease is lost."""
+        self.loop = asyncio.get_running_loop()
         LinkService.running = self
         reset = await self.db(applier.reset_claims)
         if reset:
