@@ -22,6 +22,7 @@ from django.utils import timezone
 from licensing.seats import refusals_for
 from presence import engine
 from presence.engine_models import MEMORY_FIELDS, apply_memory, config_from_models, memory_from_state
+from presence.link.bulkwrite import update_rows
 from presence.models import PbxUser, Preset, ServiceSettings, UserState
 from triggers.models import Trigger
 
@@ -242,7 +243,7 @@ def plan_work(busy_user_ids: set[int]) -> Planned:
             touched_states[user_id] = state
 
     with transaction.atomic():
-        Trigger.objects.bulk_update(touched_triggers, ["status", "reason", "decided_at", "decision"], batch_size=500)
+        update_rows(Trigger, ["status", "reason", "decided_at", "decision"], touched_triggers)
         for state in touched_states.values():
             state.save()
     # A user who pressed a button waits for an answer, also when the answer is "nothing to do".
@@ -308,14 +309,14 @@ def write_batch(ops: list[Applied | Reported]) -> dict[int, list[dict]]:
             user.presence, user.presence_at = _with_contact(user.presence, plan.target), op.at
             changed[user.pk] = user
     with transaction.atomic():
-        Trigger.objects.bulk_update(
-            [Trigger(pk=o.plan.trigger_id, status=Trigger.Status.APPLIED, applied_at=o.at, reason="") for o in plans],
+        update_rows(
+            Trigger,
             ["status", "applied_at", "reason"],
-            batch_size=500,
+            [Trigger(pk=o.plan.trigger_id, status=Trigger.Status.APPLIED, applied_at=o.at, reason="") for o in plans],
         )
         UserState.objects.bulk_create(new_states.values(), batch_size=500)
-        UserState.objects.bulk_update(states.values(), MEMORY_FIELDS, batch_size=500)
-        PbxUser.objects.bulk_update(changed.values(), ["presence", "presence_at"], batch_size=500)
+        update_rows(UserState, MEMORY_FIELDS, states.values())
+        update_rows(PbxUser, ["presence", "presence_at"], changed.values())
     for op in plans:
         log.info(
             "trigger decided id=%s user=%s event=%s status=applied activity=%r note=%r",
