@@ -17,10 +17,14 @@ from triggers.models import ApiKey
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Throttle counters and cached settings must not leak from one test into the next."""
+    """Throttle counters, cached settings and keys must not leak from one test into the next."""
+    from triggers.auth import forget_process_state
+
     cache.clear()
+    forget_process_state()
     yield
     cache.clear()
+    forget_process_state()
 
 
 @pytest.fixture(autouse=True)

@@ -71,6 +71,15 @@ def flush_key_uses(pk: int | None = None) -> None:
             ApiKey.objects.filter(pk=k).update(last_used_at=last, use_count=F("use_count") + count)
 
 
+def forget_process_state() -> None:
+    """Drop cached keys and unwritten uses (tests: rows and ids do not survive a test)."""
+    with _uses_lock:
+        _pending_uses.clear()
+        _last_flush.clear()
+        _last_used.clear()
+    _key_cache.clear()
+
+
 def _flush_at_exit() -> None:
     with contextlib.suppress(Exception):  # the database may be gone already
         flush_key_uses()
