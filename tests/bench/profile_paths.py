@@ -1,0 +1,93 @@
+"""CPU per trigger of the two hot paths, in-process, with a cProfile listing (`python -m tests.bench.profile_paths`).
+
+- accept: 300 `POST /api/v1/triggers` through Django's test client (the whole request cycle, no
+  network), 2,000 licensed users;
+- worker: `plan_work` + `write_batch` for 2,000 queued logons (the link worker's database side).
+
+Process CPU time, so other load on the machine does not change the numbers much. Uses a throwaway
+test database (SQLite by default; DATABASE_URL for PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import time
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--profile", action="store_true", help="print the 25 most expensive functions")
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heartbeat_site.settings_test")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.test import Client
+    from django.test.utils import setup_databases, setup_test_environment
+    from django.utils import timezone
+
+    setup_test_environment()
+    setup_databases(verbosity=0, interactive=False)
+    from licensing.models import Seat
+    from presence.link import applier
+    from presence.models import PbxUser
+    from tests.licensing.support import install_licence
+    from triggers.models import ApiKey, Trigger
+
+    install_licence(settings, seats=5000)
+    users = []
+    for n in range(2000):
+        user = PbxUser(guid=f"{n:032x}", h323=f"user{n}", cn=f"User {n}", emails=[f"user{n}@example.com"])
+        user.fill_keys()
+        users.append(user)
+    PbxUser.objects.bulk_create(users)
+    Seat.objects.bulk_create([Seat(user_guid=u.guid) for u in users])
+    _, key = ApiKey.create("profile")
+    client = Client()
+
+    def post(count: int) -> None:
+        for i in range(count):
+            body = json.dumps({"user": f"user{i % 2000}@example.com", "event": "lock"})
+            response = client.post(
+                "/api/v1/triggers", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}"
+            )
+            assert response.status_code == 202, response.content
+
+    post(20)  # warm caches
+    profiler = cProfile.Profile() if args.profile else None
+    started = time.process_time()
+    if profiler:
+        profiler.enable()
+    post(args.requests)
+    if profiler:
+        profiler.disable()
+    accept_ms = (time.process_time() - started) / args.requests * 1000
+
+    Trigger.objects.all().delete()
+    now = timezone.now()
+    all_users = list(PbxUser.objects.all())
+    Trigger.objects.bulk_create(
+        [Trigger(user_value=u.h323, pbx_user=u, event="logon", at=now, received_at=now) for u in all_users]
+    )
+    started = time.process_time()
+    planned = applier.plan_work(set())
+    planned_at = time.process_time()
+    applier.write_batch([applier.Applied(plan, timezone.now()) for plan in planned.plans])
+    written_at = time.process_time()
+    count = max(len(planned.plans), 1)
+    print("| path | CPU ms per trigger |\n|---|---|")
+    print(f"| accept (test client, {args.requests} posts) | {accept_ms:.2f} |")
+    print(f"| worker: plan_work ({count} logons) | {(planned_at - started) / count * 1000:.2f} |")
+    print(f"| worker: write_batch ({count} outcomes) | {(written_at - planned_at) / count * 1000:.2f} |")
+    if profiler:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
