@@ -8,13 +8,20 @@ from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
 from django.http import JsonResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from licensing import seats
 from licensing.models import Seat
 from licensing.state import licence_status
 from presence.link.handoff import send_to_link
 from presence.models import EventRule, OverrideRule, PbxUser, Preset, ServiceSettings
+
+
+def presence_text(value: dict | None) -> str:
+    if not value:
+        return ""
+    return f"{value.get('activity') or 'available'} {value.get('note', '')}".strip()
 
 
 def swatch(colour: str) -> str:
@@ -49,10 +56,40 @@ class PbxUserAdmin(admin.ModelAdmin):
     search_help_text = "Name, login name, number or e-mail; several words must all match."
     show_full_result_count = False
     list_per_page = 50
-    fields = ["guid", "h323", "cn", "dn", "e164", "node", "emails", "active", "presence", "presence_at"]
-    readonly_fields = ["presence", "presence_at"]
+    fields = ["guid", "h323", "cn", "dn", "e164", "node", "emails", "active", "presence", "presence_at", "timeline"]
+    readonly_fields = ["presence", "presence_at", "timeline"]
     actions = ["license_selected", "unlicense_selected"]
     change_list_template = "admin/presence/pbxuser/change_list.html"
+
+    @admin.display(description="timeline")
+    def timeline(self, obj: PbxUser) -> str:
+        """The answer to "why is Alice yellow?": the latest triggers with what decided each."""
+        if obj.pk is None:
+            return "—"
+        from triggers.models import Trigger
+
+        rows = Trigger.objects.filter(pbx_user=obj).order_by("-received_at")[:20]
+        lines = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    timezone.localtime(t.at).strftime("%Y-%m-%d %H:%M:%S"),
+                    t.event,
+                    t.status,
+                    t.reason or (t.decision or {}).get("rule", ""),
+                    presence_text((t.decision or {}).get("after")),
+                )
+                for t in rows
+            ),
+        )
+        url = reverse("admin:triggers_trigger_changelist") + f"?pbx_user__id__exact={obj.pk}"
+        return format_html(
+            "<table><tr><th>happened</th><th>event</th><th>status</th><th>why</th><th>set</th></tr>{}</table>"
+            '<p><a href="{}">All of this user\'s triggers</a></p>',
+            lines,
+            url,
+        )
 
     def get_queryset(self, request):
         # One EXISTS per row on Seat's unique index: the switch column and the filter cost no extra query.

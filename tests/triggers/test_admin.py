@@ -82,3 +82,18 @@ def test_a_trigger_page_says_why_the_presence_is_what_it_is(admin_client, alice)
     page = admin_client.get(f"/admin/triggers/trigger/{row.pk}/change/").content.decode()
     assert "event rule lock → preset" in page
     assert "busy “Report”" in page and "away “Screen locked since 08:01”" in page
+
+
+def test_a_pbx_users_page_shows_their_timeline(admin_client, alice):
+    Trigger.objects.create(
+        user_value="alice",
+        pbx_user=alice,
+        event="lock",
+        at=alice.created_at,
+        status="skipped",
+        reason="protected: holiday",
+    )
+    page = admin_client.get(f"/admin/presence/pbxuser/{alice.pk}/change/").content.decode()
+    assert "protected: holiday" in page and f"pbx_user__id__exact={alice.pk}" in page
+    listing = admin_client.get(f"/admin/triggers/trigger/?pbx_user__id__exact={alice.pk}")
+    assert listing.status_code == 200 and "protected: holiday" in listing.content.decode()
