@@ -147,6 +147,8 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'heartbeat.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default keeps its database in VAR_DIR: a fresh clone has none yet.
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL lets the web threads read while the link worker writes; IMMEDIATE transactions take the
     # write lock up front so that two writers queue on the busy timeout instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
