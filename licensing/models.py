@@ -126,24 +126,29 @@ class Licence(models.Model):
             # Same lock as switching seats on: the seat count checked here cannot change under us.
             Installation.lock()
             terms = cls.examine(token)
-            now = timezone.now()
-            cls.objects.filter(active=True).update(active=False, replaced_at=now)
-            licence = cls.objects.create(
-                token=token,
-                customer=terms.customer,
-                instance_id=terms.instance,
-                seats=terms.seats,
-                valid_from=terms.valid_from,
-                valid_until=terms.valid_until,
-                issued_at=terms.issued_at,
-                serial=terms.serial,
-                demo=terms.demo,
-                entered_at=now,
-                entered_by=by,
-                active=True,
-            )
+            licence = cls.store(token, terms, by=by)
             invalidate()
         return licence
+
+    @classmethod
+    def store(cls, token: str, terms, *, by=None) -> Licence:
+        """Make an examined key the active licence, keeping the others as history (no checks here)."""
+        now = timezone.now()
+        cls.objects.filter(active=True).update(active=False, replaced_at=now)
+        return cls.objects.create(
+            token=token,
+            customer=terms.customer,
+            instance_id=terms.instance,
+            seats=terms.seats,
+            valid_from=terms.valid_from,
+            valid_until=terms.valid_until,
+            issued_at=terms.issued_at,
+            serial=terms.serial,
+            demo=terms.demo,
+            entered_at=now,
+            entered_by=by,
+            active=True,
+        )
 
 
 class Seat(models.Model):

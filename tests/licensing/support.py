@@ -49,19 +49,6 @@ def install_licence(settings, *, check: bool = True, **overrides) -> Licence:
         return Licence.enter(token)
     from licensing.state import invalidate
 
-    t = tokens.parse(token)[2]
-    Licence.objects.filter(active=True).update(active=False, replaced_at=timezone.now())
-    licence = Licence.objects.create(
-        token=token,
-        customer=t.customer,
-        instance_id=t.instance,
-        seats=t.seats,
-        valid_from=t.valid_from,
-        valid_until=t.valid_until,
-        issued_at=t.issued_at,
-        serial=t.serial,
-        demo=t.demo,
-        active=True,
-    )
+    licence = Licence.store(token, tokens.parse(token)[2])
     invalidate()
     return licence
