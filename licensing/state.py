@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 from django.core.cache import cache
 from django.db import transaction
@@ -43,18 +44,29 @@ def invalidate() -> None:
 
 
 def _forget() -> None:
+    global _local
+    _local = None
     try:
         cache.delete_many([STATE_KEY, STATUS_KEY])
     except Exception as exc:  # a cache outage must not break a licence change; the TTL bounds staleness
         log.warning("could not invalidate the cached licence state (%s)", exc)
 
 
+# Every trigger asks: a process-local copy for LOCAL_SECONDS saves a cache round trip per request.
+LOCAL_SECONDS = 2.0
+_local: tuple[float, dict] | None = None
+
+
 def licence_state() -> dict:
     """The licence state without the seat count (cached). Keys as in `licence_status` but seats_used."""
+    global _local
+    if _local is not None and time.monotonic() - _local[0] < LOCAL_SECONDS:
+        return _local[1]
     found = _get(STATE_KEY)
     if found is None:
         found = compute_state()
         _set(STATE_KEY, found)
+    _local = (time.monotonic(), found)
     return found
 
 

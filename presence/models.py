@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import time
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -247,6 +248,9 @@ class OverrideRule(models.Model):
             raise ValidationError(errors)
 
 
+_settings_memo: dict[str, tuple[float, ServiceSettings]] = {}
+
+
 class ServiceSettings(models.Model):
     """The admin's settings (one row). Read through `ServiceSettings.current()`, cached briefly."""
 
@@ -291,11 +295,15 @@ class ServiceSettings(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.pk = 1
         super().save(*args, **kwargs)
+        _settings_memo.clear()
         with contextlib.suppress(Exception):
             cache.delete(self.CACHE_KEY)
 
     @classmethod
     def current(cls) -> ServiceSettings:
+        local = _settings_memo.get("current")
+        if local is not None and time.monotonic() - local[0] < 2.0:
+            return local[1]  # asked on every trigger: no cache round trip more than every 2 s
         try:
             found = cache.get(cls.CACHE_KEY)
         except Exception:  # the cache (Redis) is down: the database answers
@@ -304,6 +312,7 @@ class ServiceSettings(models.Model):
             found, _ = cls.objects.get_or_create(pk=1)
             with contextlib.suppress(Exception):
                 cache.set(cls.CACHE_KEY, found, 5)
+        _settings_memo["current"] = (time.monotonic(), found)
         return found
 
 

@@ -18,13 +18,19 @@ from triggers.models import ApiKey
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Throttle counters, cached settings and keys must not leak from one test into the next."""
+    from licensing import state
+    from presence import models
     from triggers.auth import forget_process_state
 
-    cache.clear()
-    forget_process_state()
+    def forget() -> None:
+        cache.clear()
+        forget_process_state()
+        models._settings_memo.clear()
+        state._local = None
+
+    forget()
     yield
-    cache.clear()
-    forget_process_state()
+    forget()
 
 
 @pytest.fixture(autouse=True)

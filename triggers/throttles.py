@@ -11,6 +11,7 @@ import logging
 import time
 
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
@@ -22,6 +23,22 @@ def parse_rate(rate: str) -> tuple[int, int]:
     """'600/min' → (600, 60)."""
     count, _, period = rate.partition("/")
     return int(count), _PERIODS[period.strip()[0]]
+
+
+def count_hit(key: str, ttl: int) -> int:
+    """Add one to a counter that expires; returns the new count. One round trip on Redis."""
+    if isinstance(cache, RedisCache):
+        full_key = cache.make_and_validate_key(key)
+        pipe = cache._cache.get_client(full_key, write=True).pipeline(transaction=False)
+        pipe.incr(full_key)
+        pipe.expire(full_key, ttl, nx=True)
+        return int(pipe.execute()[0])
+    cache.add(key, 0, ttl)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, ttl)
+        return 1
 
 
 class FixedWindowThrottle(BaseThrottle):
@@ -44,12 +61,7 @@ class FixedWindowThrottle(BaseThrottle):
         self.window_end = (window + 1) * self.period
         key = f"throttle:{self.scope}:{ident}:{window}"
         try:
-            cache.add(key, 0, self.period + 1)
-            try:
-                count = cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.add(key, 1, self.period + 1)
-                count = 1
+            count = count_hit(key, self.period + 1)
         except Exception as exc:
             # The shared cache (Redis) is down: fail open. Losing the rate limit for a while is far
             # better than refusing a company's triggers, which are accepted and queued as usual.
