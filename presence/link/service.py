@@ -70,6 +70,7 @@ class LinkService:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._writes: list[applier.Applied | applier.Reported] = []
         self._write_wake = asyncio.Event()
+        self._write_lock = asyncio.Lock()
         self._applying: set[asyncio.Task] = set()
         self._seen_guids: set[str] = set()
         self._initial_sync_started: float | None = None
@@ -78,6 +79,7 @@ class LinkService:
         self._last_error = ""
         self.lease_lost = False
         self._settle_until = 0.0
+        self._reported_since_connect: set[str] = set()
         self._wanted_count = 0
         self.applied = 0
 
@@ -175,6 +177,10 @@ class LinkService:
                 await asyncio.sleep(0.05)
                 self.wake()
                 continue
+            # Decide on what the PBX has told us so far: every report received is stored first.
+            await self.client.flush_events()
+            if not await self._write_pending():
+                continue
             try:
                 planned = await self.db(applier.plan_work, set(self._busy))
             except Exception:
@@ -240,26 +246,34 @@ class LinkService:
             if not self._writes:
                 continue
             await asyncio.sleep(0.002)  # let what arrives together share one transaction
+            if not await self._write_pending():
+                await asyncio.sleep(1)
+                self._write_wake.set()
+
+    async def _write_pending(self) -> bool:
+        """Write what is queued now, in order; False when the database refused (kept for a retry)."""
+        async with self._write_lock:
             batch, self._writes = self._writes, []
+            if not batch:
+                return True
             try:
                 reported = await self.db(applier.write_batch, batch)
             except Exception:
                 log.exception("writing %s outcome(s)/presence report(s) failed; retrying", len(batch))
                 self._writes = batch + self._writes
-                await asyncio.sleep(1)
-                self._write_wake.set()
-                continue
-            from heartbeat_site import metrics
+                return False
+        from heartbeat_site import metrics
 
-            for op in batch:
-                if isinstance(op, applier.Applied):
-                    self.applied += 1
-                    metrics.observe_applied(op.plan, op.at)
-                    self._release(op.plan)
-                    if op.plan.source == "button":
-                        await self._group_send(op.plan.user_id, outcome_message(op.plan.trigger_id, "applied", ""))
-            for user_id, presence in reported.items():
-                await self._group_send(user_id, presence_message(presence, settings.PBX_CONTACT))
+        for op in batch:
+            if isinstance(op, applier.Applied):
+                self.applied += 1
+                metrics.observe_applied(op.plan, op.at)
+                self._release(op.plan)
+                if op.plan.source == "button":
+                    await self._group_send(op.plan.user_id, outcome_message(op.plan.trigger_id, "applied", ""))
+        for user_id, presence in reported.items():
+            await self._group_send(user_id, presence_message(presence, settings.PBX_CONTACT))
+        return True
 
     def _subscriptions_settling(self) -> bool:
         """Right after a (re)connect, decide nothing until the PBX has told us everyone's presence.
@@ -269,7 +283,7 @@ class LinkService:
         """
         if time.monotonic() > self._settle_until:
             return False
-        return self.client.state().subscriptions < self._wanted_count
+        return len(self._reported_since_connect) < self._wanted_count
 
     async def _heartbeat_loop(self) -> None:
         while not self._stopping.is_set():
@@ -333,6 +347,7 @@ class LinkService:
         self._seen_guids = set()
         self._initial_sync_started = time.monotonic()
         self._settle_until = time.monotonic() + 3.0
+        self._reported_since_connect = set()
         log.info("PBX link up (%s)", self.config.url)
         await self._resubscribe()
         await self.db(self._write_status)
@@ -363,6 +378,7 @@ class LinkService:
         await self._resubscribe()
 
     async def on_presence(self, guid: str, presence: list[dict], state: dict | None) -> None:
+        self._reported_since_connect.add(guid)
         self._queue_write(applier.Reported(guid, presence, timezone.now()))
 
 
