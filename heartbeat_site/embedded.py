@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from channels.routing import ProtocolTypeRouter
-from django.conf import settings
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
 
@@ -23,6 +22,7 @@ def seed_demo(logins: list[str]) -> str | None:
     from presence.link.handoff import send_to_link
     from presence.models import PbxUser
     from triggers.models import ApiKey
+    from triggers.recipes import trigger_url
 
     users = list(PbxUser.objects.filter(h323_key__in=logins, active=True))
     if len(users) < len(logins):
@@ -40,7 +40,7 @@ def seed_demo(logins: list[str]) -> str | None:
             lines.append(f"Demo: licence switched on for {granted} demo user(s).")
     if not ApiKey.objects.exists():
         _, clear = ApiKey.create("demo (make run)")
-        url = f"{settings.PUBLIC_URL}/api/v1/triggers"
+        url = trigger_url()
         lines += [
             "Demo API key (shown once; rotate or revoke it in the admin):",
             f"  {clear}",

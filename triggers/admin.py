@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from presence.models import ServiceSettings
 from triggers import keys
 from triggers.models import ApiKey, Trigger
+from triggers.recipes import trigger_url
 
 
 class RotateForm(forms.Form):
@@ -76,7 +77,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             "api_key": obj,
             "clear_key": clear,
             "what": what,
-            "trigger_url": _trigger_url(),
+            "trigger_url": trigger_url(),
         }
         response = TemplateResponse(request, "admin/triggers/apikey/show_key.html", context)
         response["Cache-Control"] = "no-store"
@@ -119,12 +120,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in queryset:
             key.revoke()
         self.message_user(request, f"Revoked {len(queryset)} key(s).", messages.WARNING)
-
-
-def _trigger_url() -> str:
-    from django.conf import settings
-
-    return f"{settings.PUBLIC_URL}/api/v1/triggers"
 
 
 def describe_presence(value: dict | None) -> str:

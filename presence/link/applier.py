@@ -55,11 +55,6 @@ def engine_config() -> engine.EngineConfig:
     return _config_cache[1]
 
 
-def forget_config() -> None:
-    global _config_cache
-    _config_cache = None
-
-
 def reset_claims() -> int:
     """On start: triggers a previous holder decided but never finished are decided again."""
     return Trigger.objects.filter(status=Trigger.Status.QUEUED, decided_at__isnull=False).update(decided_at=None)

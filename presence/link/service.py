@@ -27,7 +27,6 @@ from presence.pbx import (
     ConnectionLost,
     LinkConfig,
     PbxClient,
-    PbxError,
     PbxRequestError,
     RequestTimeout,
     make_ssl_context,
@@ -74,14 +73,12 @@ class LinkService:
         self._applying: set[asyncio.Task] = set()
         self._seen_guids: set[str] = set()
         self._initial_sync_started: float | None = None
-        self._status_dirty = True
         self._since: dt.datetime | None = None
         self._last_error = ""
         self.lease_lost = False
         self._settle_until = 0.0
         self._reported_since_connect: set[str] = set()
         self._wanted_count = 0
-        self.applied = 0
 
     # ---- plumbing -------------------------------------------------------------------------------
     async def db(self, fn, *args, **kwargs):
@@ -108,7 +105,6 @@ class LinkService:
         wanted = await self.db(applier.licensed_subscriptions)
         self._wanted_count = len(wanted)
         self.client.want_subscriptions(wanted)
-        self._status_dirty = True
 
     async def _group_send(self, user_id: int, message: dict) -> None:
         layer = get_channel_layer()
@@ -200,7 +196,6 @@ class LinkService:
                 self.wake()
 
     async def _apply(self, plan: applier.Plan) -> None:
-        self._status_dirty = True
         recorded_later = False
         try:
             await self.client.set_presence(guid=plan.guid, activity=plan.target.activity, note=plan.target.note)
@@ -230,7 +225,6 @@ class LinkService:
     def _release(self, plan: applier.Plan) -> None:
         self._busy.discard(plan.user_id)
         self._in_flight_ids.discard(plan.trigger_id)
-        self._status_dirty = True
         self.wake()  # the user may have more queued
 
     def _queue_write(self, op: applier.Applied | applier.Reported) -> None:
@@ -266,7 +260,6 @@ class LinkService:
 
         for op in batch:
             if isinstance(op, applier.Applied):
-                self.applied += 1
                 metrics.observe_applied(op.plan, op.at)
                 self._release(op.plan)
                 if op.plan.source == "button":
@@ -380,7 +373,3 @@ class LinkService:
     async def on_presence(self, guid: str, presence: list[dict], state: dict | None) -> None:
         self._reported_since_connect.add(guid)
         self._queue_write(applier.Reported(guid, presence, timezone.now()))
-
-
-def describe_error(exc: BaseException) -> str:
-    return exc.reason if isinstance(exc, PbxError) and getattr(exc, "reason", "") else str(exc)
