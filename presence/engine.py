@@ -244,9 +244,19 @@ def heartbeat_expired(last_beat: datetime | None, timeout: timedelta, now: datet
 
 
 def decide(
-    trigger: TriggerInput, current: Presence | None, memory: UserMemory, config: EngineConfig, now: datetime
+    trigger: TriggerInput,
+    current: Presence | None,
+    memory: UserMemory,
+    config: EngineConfig,
+    now: datetime,
+    unconfirmed: tuple[Presence, ...] = (),
 ) -> Decision:
-    """What one trigger does to one user's presence, and what to remember afterwards."""
+    """What one trigger does to one user's presence, and what to remember afterwards.
+
+    `unconfirmed` are presences this service sent without recording the PBX's answer (the worker
+    died or the link dropped in between): if the PBX shows one of them, it is ours, not a hand-set one.
+    """
+    memory = adopt_unconfirmed(current, memory, unconfirmed, now)
     if trigger.event == HEARTBEAT:
         # A heartbeat only proves the device is alive (the worker tracks that): it is not an event
         # that orders presence changes, so it must not make a slightly older lock "stale".
@@ -308,6 +318,17 @@ def decide(
         mem = replace(mem, saved=_what_lock_replaces(current, mem))
         return _apply(target, current, mem, now, described, rule.preset.name, keep_saved=True)
     return _apply(target, current, mem, now, described, rule.preset.name)
+
+
+def adopt_unconfirmed(
+    current: Presence | None, memory: UserMemory, unconfirmed: tuple[Presence, ...], now: datetime
+) -> UserMemory:
+    """Take a presence we sent but never saw confirmed as our own when the PBX shows it."""
+    if current is None or current.same_as(memory.set_presence):
+        return memory
+    if any(current.same_as(p) for p in unconfirmed):
+        return replace(memory, set_presence=current, set_at=now)
+    return memory
 
 
 def _first_override(

@@ -3,7 +3,9 @@
 Runs on the link worker's single database thread (plain synchronous Django). The database is the
 truth: a trigger stays `queued` until it has an outcome; one that was decided but whose
 SetPresence never got an answer (worker killed, link lost) is decided again later — the engine then
-sees the PBX already shows the target and skips it as `unchanged`, so nothing is applied twice.
+sees the PBX already shows the target and skips it as `unchanged`, so nothing is applied twice. Its
+target (written as `decision["after"]` before SetPresence goes out) is passed to the engine as
+"unconfirmed", so the PBX showing it is not mistaken for a change made by hand.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from django.utils import timezone
 
 from licensing.seats import refusals_for
 from presence import engine
-from presence.engine_models import MEMORY_FIELDS, apply_memory, config_from_models, memory_from_state
+from presence.engine_models import (
+    MEMORY_FIELDS,
+    apply_memory,
+    config_from_models,
+    memory_from_state,
+    presence_from_json,
+)
 from presence.link.bulkwrite import update_rows
 from presence.models import PbxUser, Preset, ServiceSettings, UserState
 from triggers.models import Trigger
@@ -142,6 +150,8 @@ def plan_work(busy_user_ids: set[int]) -> Planned:
                 touched_triggers.append(trigger)
             continue
         user = triggers[0].pbx_user
+        # Sent by an earlier round (its "after" is written before SetPresence goes out), never confirmed.
+        unconfirmed = tuple(filter(None, (presence_from_json((t.decision or {}).get("after")) for t in triggers)))
         state = states.get(user_id) or UserState(user=user)
         states[user_id] = state
 
@@ -207,6 +217,7 @@ def plan_work(busy_user_ids: set[int]) -> Planned:
             memory,
             config,
             now,
+            unconfirmed,
         )
         details = {
             "rule": decision.rule,

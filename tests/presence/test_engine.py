@@ -885,3 +885,14 @@ def test_the_contract_field_names_stay_put() -> None:
         "TriggerInput": ["event", "at", "device", "source", "preset"],
         "UserMemory": ["set_presence", "set_at", "last_event_at", "saved", "manual_since"],
     }
+
+
+def test_a_presence_sent_but_never_confirmed_is_ours_not_a_manual_change() -> None:
+    decision = decide(trigger("lock"), P_SHUT_DOWN_0900, ours(P_AVAILABLE), with_overrides(), NOW, (P_SHUT_DOWN_0900,))
+    assert (decision.outcome, decision.target) == ("set", P_LOCKED_0900)
+    assert decision.memory.manual_since is None
+
+
+def test_an_unconfirmed_presence_the_pbx_does_not_show_changes_nothing() -> None:
+    decision = decide(trigger("lock"), P_DND, ours(P_AVAILABLE), with_overrides(), NOW, (P_SHUT_DOWN_0900,))
+    assert (decision.outcome, decision.reason) == ("skip", "manual change protected")

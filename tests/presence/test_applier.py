@@ -1,0 +1,76 @@
+"""The worker's planning step against the database: what a take-over finds and how it decides."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from presence.link import applier
+from presence.models import UserState
+from triggers.models import Trigger
+
+pytestmark = pytest.mark.django_db
+
+
+def tel(activity: str, note: str) -> list[dict]:
+    return [{"contact": "tel:", "status": "open", "activity": activity, "note": note}]
+
+
+def queued(user, event: str, at: dt.datetime, **fields) -> Trigger:
+    return Trigger.objects.create(
+        source="api", event=event, at=at, received_at=at, user_value=user.h323, pbx_user=user, **fields
+    )
+
+
+def test_a_presence_sent_by_a_dead_worker_is_taken_as_ours_not_as_a_manual_change(alice):
+    """The old holder sent "Logged off" and died before writing the answer; the new one must not
+    mistake the PBX showing it for the user's own doing and swallow the next trigger."""
+    start = timezone.now() - dt.timedelta(minutes=1)
+    UserState.objects.create(user=alice, set_activity="", set_note="", set_at=start, last_event_at=start)
+    alice.presence = tel("away", "Logged off")
+    alice.save()
+    sent = queued(
+        alice, "logoff", start + dt.timedelta(seconds=1), decision={"after": {"activity": "away", "note": "Logged off"}}
+    )
+    applier.reset_claims()
+    newer = queued(alice, "shutdown", start + dt.timedelta(seconds=2))
+
+    planned = applier.plan_work(set())
+
+    assert [(p.trigger_id, p.target.activity) for p in planned.plans] == [(newer.pk, "away")]
+    assert planned.plans[0].target.note.startswith("Computer off since ")
+    assert Trigger.objects.get(pk=sent.pk).status == "superseded"
+    assert UserState.objects.get(pk=alice.pk).manual_since is None
+
+
+def test_a_presence_nobody_sent_is_still_a_manual_change(alice):
+    start = timezone.now() - dt.timedelta(minutes=1)
+    UserState.objects.create(user=alice, set_activity="", set_note="", set_at=start, last_event_at=start)
+    alice.presence = tel("dnd", "Focus time")
+    alice.save()
+    lock = queued(alice, "lock", start + dt.timedelta(seconds=1))
+
+    planned = applier.plan_work(set())
+
+    assert planned.plans == []
+    assert Trigger.objects.get(pk=lock.pk).reason == "manual change protected"
+
+
+def test_a_re_decided_trigger_the_pbx_already_shows_is_not_sent_again(alice):
+    start = timezone.now() - dt.timedelta(minutes=1)
+    UserState.objects.create(user=alice, set_activity="", set_note="", set_at=start, last_event_at=start)
+    alice.presence = tel("away", "Logged off")
+    alice.save()
+    sent = queued(
+        alice, "logoff", start + dt.timedelta(seconds=1), decision={"after": {"activity": "away", "note": "Logged off"}}
+    )
+
+    planned = applier.plan_work(set())
+
+    assert planned.plans == []
+    row = Trigger.objects.get(pk=sent.pk)
+    assert (row.status, row.reason) == ("skipped", "unchanged")
+    state = UserState.objects.get(pk=alice.pk)
+    assert (state.set_activity, state.set_note, state.manual_since) == ("away", "Logged off", None)
