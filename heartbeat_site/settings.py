@@ -158,6 +158,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 30,
         }
     )
+    # Each request thread (heartbeat_site/asgi_http.py) keeps its connection: opening the file and
+    # running the PRAGMAs again for every request cost more than the request itself.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
 else:
     # Persistent connections (psycopg 3); health checks drop a connection the server closed.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)

@@ -64,6 +64,14 @@ class PostgresServer:
     def url(self) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/heartbeat"
 
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id (its backends are its children), while it runs."""
+        try:
+            return int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def _run(self, *args: str) -> None:
         subprocess.run([*self.as_user, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

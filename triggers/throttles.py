@@ -1,7 +1,8 @@
 """Rate limits for the trigger API: generous per key, tight per (key, user).
 
 DRF's SimpleRateThrottle keeps every request's timestamp in one cache entry, which costs O(rate)
-per request — hopeless at 60,000/min. These are fixed-window counters: one `incr` per request.
+per request — hopeless at 60,000/min. These are fixed-window counters, and both limits are counted
+in one Redis round trip per request (a pipeline of INCR + EXPIRE NX per counter).
 """
 
 from __future__ import annotations
@@ -9,14 +10,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 log = logging.getLogger("triggers.throttles")
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+KEY_SCOPE = "trigger-key"  # a whole company's logon storm through one key must pass
+USER_SCOPE = "trigger-user"  # a script posting for one user in a loop is stopped
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -25,76 +29,86 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period.strip()[0]]
 
 
-def count_hit(key: str, ttl: int) -> int:
-    """Add one to a counter that expires; returns the new count. One round trip on Redis."""
-    if isinstance(cache, RedisCache):
-        full_key = cache.make_and_validate_key(key)
-        pipe = cache._cache.get_client(full_key, write=True).pipeline(transaction=False)
-        pipe.incr(full_key)
-        pipe.expire(full_key, ttl, nx=True)
-        return int(pipe.execute()[0])
-    cache.add(key, 0, ttl)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, ttl)
-        return 1
+def count_hits(counters: list[tuple[str, int]]) -> list[int]:
+    """Add one to each (key, ttl) counter, which expires after ttl seconds; returns the new counts.
+
+    One round trip on Redis however many counters. `caches["default"]`, not `cache`: the latter is a
+    proxy object, never an instance of the backend class.
+    """
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        pipe = backend._cache.get_client(write=True).pipeline(transaction=False)
+        for key, ttl in counters:
+            full_key = backend.make_and_validate_key(key)
+            pipe.incr(full_key)
+            pipe.expire(full_key, ttl, nx=True)
+        return [int(n) for n in pipe.execute()[::2]]
+    counts = []
+    for key, ttl in counters:
+        backend.add(key, 0, ttl)
+        try:
+            counts.append(backend.incr(key))
+        except ValueError:  # expired between add and incr
+            backend.add(key, 1, ttl)
+            counts.append(1)
+    return counts
 
 
-class FixedWindowThrottle(BaseThrottle):
-    scope = ""
+@dataclass(frozen=True)
+class Window:
+    scope: str
+    limit: int
+    period: int
+    ident: str
+
+    def key(self, now: float) -> str:
+        return f"throttle:{self.scope}:{self.ident}:{int(now // self.period)}"
+
+    def ends(self, now: float) -> float:
+        return (int(now // self.period) + 1) * self.period
+
+
+def user_ident(request) -> str | None:
+    """The (key, user) pair a POST counts against; hashed, as the value is whatever the client sent."""
+    user = request.data.get("user") if hasattr(request.data, "get") else None
+    if request.method != "POST" or not isinstance(user, str) or not user.strip():
+        return None
+    digest = hashlib.blake2b(user.strip().lower().encode(), digest_size=12).hexdigest()
+    return f"{request.auth.pk}:{digest}"
+
+
+class TriggerRateThrottle(BaseThrottle):
+    """TRIGGER_RATE_PER_KEY per API key and TRIGGER_RATE_PER_USER per (key, user), counted together."""
 
     def __init__(self) -> None:
-        self.limit, self.period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES[self.scope])
-        self.window_end = 0.0
+        self.retry_at = 0.0
 
-    def ident(self, request) -> str | None:
-        """Whom this throttle counts; None = not counted. Each subclass says."""
-        return None
+    def windows(self, request) -> list[Window]:
+        if getattr(request, "auth", None) is None:
+            return []
+        rates = api_settings.DEFAULT_THROTTLE_RATES
+        found = [Window(KEY_SCOPE, *parse_rate(rates[KEY_SCOPE]), str(request.auth.pk))]
+        ident = user_ident(request)
+        if ident is not None:
+            found.append(Window(USER_SCOPE, *parse_rate(rates[USER_SCOPE]), ident))
+        return found
 
     def allow_request(self, request, view) -> bool:
-        ident = self.ident(request)
-        if ident is None:
+        windows = self.windows(request)
+        if not windows:
             return True
         now = time.time()
-        window = int(now // self.period)
-        self.window_end = (window + 1) * self.period
-        key = f"throttle:{self.scope}:{ident}:{window}"
         try:
-            count = count_hit(key, self.period + 1)
+            counts = count_hits([(w.key(now), w.period + 1) for w in windows])
         except Exception as exc:
             # The shared cache (Redis) is down: fail open. Losing the rate limit for a while is far
             # better than refusing a company's triggers, which are accepted and queued as usual.
             log.warning("rate limit not checked: cache unavailable (%s)", exc)
             return True
-        return count <= self.limit
+        over = [w for w, count in zip(windows, counts, strict=True) if count > w.limit]
+        if over:
+            self.retry_at = max(w.ends(now) for w in over)
+        return not over
 
     def wait(self) -> float:
-        return max(0.0, self.window_end - time.time())
-
-
-class PerKeyThrottle(FixedWindowThrottle):
-    """A whole company's logon storm through one key must pass (TRIGGER_RATE_PER_KEY)."""
-
-    scope = "trigger-key"
-
-    def ident(self, request) -> str | None:
-        key = getattr(request, "auth", None)
-        return str(key.pk) if key is not None else None
-
-
-class PerUserThrottle(FixedWindowThrottle):
-    """A script posting for one user in a loop is stopped (TRIGGER_RATE_PER_USER)."""
-
-    scope = "trigger-user"
-
-    def ident(self, request) -> str | None:
-        key = getattr(request, "auth", None)
-        if key is None or request.method != "POST":
-            return None
-        user = request.data.get("user") if hasattr(request.data, "get") else None
-        if not isinstance(user, str) or not user.strip():
-            return None
-        # Hashed: the value is whatever the client sent, and cache keys must stay plain and short.
-        digest = hashlib.blake2b(user.strip().lower().encode(), digest_size=12).hexdigest()
-        return f"{key.pk}:{digest}"
+        return max(0.0, self.retry_at - time.time())

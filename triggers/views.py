@@ -20,7 +20,7 @@ from triggers.auth import ApiKeyAuthentication
 from triggers.errors import PayloadTooLarge
 from triggers.models import ApiKey, Trigger
 from triggers.serializers import ErrorSerializer, TriggerInSerializer, TriggerOutSerializer
-from triggers.throttles import PerKeyThrottle, PerUserThrottle
+from triggers.throttles import TriggerRateThrottle
 
 
 def client_ip(request) -> str | None:
@@ -102,7 +102,7 @@ class TriggerApiView(APIView):
 
 class TriggerCreateView(TriggerApiView):
     parser_classes = [JSONParser, FormParser]
-    throttle_classes = [PerKeyThrottle, PerUserThrottle]
+    throttle_classes = [TriggerRateThrottle]
 
     def dispatch(self, request, *args, **kwargs):
         started = time.perf_counter()

@@ -26,12 +26,21 @@ SCALED_TARGET = 1500
 RATIO_TARGET = 0.8
 
 
-def measure(urls: list[str], key_file: str, pids: list[int], args: argparse.Namespace) -> tuple[dict, dict]:
+def measure(
+    urls: list[str], key_file: str, pids: list[int], args: argparse.Namespace, parts: dict[str, list[int]] | None = None
+) -> tuple[dict, dict]:
     common = ["--connections", str(args.connections), "--duration", str(args.duration), "--warmup", str(args.warmup)]
     common += ["--users", str(args.users), "--events", "logon,lock,unlock"]
-    trivial = loadgen([*(f for u in urls for f in ("--url", f"{u}/bench/trivial")), *common], pids)
+    trivial = loadgen([*(f for u in urls for f in ("--url", f"{u}/bench/trivial")), *common], pids, parts)
     api = [*(f for u in urls for f in ("--url", f"{u}/api/v1/triggers")), "--key-file", key_file, *common]
-    return trivial, loadgen(api, pids)
+    return trivial, loadgen(api, pids, parts)
+
+
+def cpu_rows(config: str, trivial: dict, triggers: dict) -> list[list]:
+    return [
+        [config, part, f"{trivial['parts_cpu_ms'].get(part, 0):.3f}", f"{ms:.3f}"]
+        for part, ms in triggers["parts_cpu_ms"].items()
+    ]
 
 
 def row(config: str, server: str, trivial: dict, triggers: dict) -> list:
@@ -64,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     rows: list[list] = []
+    cpu: list[list] = []
     ok = True
     if args.only in (None, "embedded"):
         with Stack("embedded", scaled=False, users=away_users(args.users)) as stack:
@@ -71,8 +81,12 @@ def main(argv: list[str] | None = None) -> int:
             stack.start_simulator()
             server, port = stack.embedded()
             stack.wait_linked()
-            trivial, triggers = measure([f"http://127.0.0.1:{port}"], str(stack.key_files[0]), [server.pid], args)
+            parts = {"runheartbeat": [server.pid]}
+            trivial, triggers = measure(
+                [f"http://127.0.0.1:{port}"], str(stack.key_files[0]), [server.pid], args, parts
+            )
             rows.append(row("embedded (SQLite, in-memory)", "runheartbeat (1 daphne process)", trivial, triggers))
+            cpu.extend(cpu_rows("embedded", trivial, triggers))
             ok &= triggers["ok_rps"] >= EMBEDDED_TARGET
     if args.only in (None, "scaled"):
         with Stack("scaled", scaled=True, users=away_users(args.users)) as stack:
@@ -83,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
             stack.wait_linked()
             gunicorn, port = stack.gunicorn(args.gunicorn_workers)
             pids = [gunicorn.pid, worker.pid]
-            trivial, triggers = measure([f"http://127.0.0.1:{port}"], str(stack.key_files[1]), pids, args)
+            services = {"PostgreSQL": [stack.pg.pid or 0], "Redis": [stack.redis.proc.pid]}
+            parts = {"gunicorn (API)": [gunicorn.pid], "runpbxlink": [worker.pid], **services}
+            trivial, triggers = measure([f"http://127.0.0.1:{port}"], str(stack.key_files[1]), pids, args, parts)
+            cpu.extend(cpu_rows("scaled, gunicorn", trivial, triggers))
             rows.append(
                 row("scaled (PostgreSQL, Redis)", f"gunicorn, {args.gunicorn_workers} sync workers", trivial, triggers)
             )
@@ -122,6 +139,13 @@ def main(argv: list[str] | None = None) -> int:
             "CPU ms/req: CPU time of the server processes (and the link worker) per request — independent of "
             "other work on the machine; load avg: the 1-minute load average when each run started.",
         ],
+    )
+    table(
+        "Where the CPU goes: ms per request by process",
+        command.strip(),
+        ["configuration", "process", "trivial view", "trigger"],
+        cpu,
+        ["The simulator runs in the benchmark's own process; PostgreSQL counts the postmaster and its backends."],
     )
     return 0 if ok else 1
 

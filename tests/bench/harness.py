@@ -316,7 +316,7 @@ def loadavg() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
 
-def loadgen(args: list[str], server_pids: list[int] = ()) -> dict:
+def loadgen(args: list[str], server_pids: list[int] = (), parts: dict[str, list[int]] | None = None) -> dict:
     """Runs the load generator in its own process; returns its JSON summary plus CPU per request.
 
     CPU per request (server and load generator) does not depend on what else the machine runs, so it
@@ -326,8 +326,13 @@ def loadgen(args: list[str], server_pids: list[int] = ()) -> dict:
     load = loadavg()
     before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = cpu_seconds(list(server_pids))
+    parts = parts or {}
+    parts_before = {name: cpu_seconds(pids) for name, pids in parts.items()}
+    self_before = resource.getrusage(resource.RUSAGE_SELF)
     done = subprocess.run([PYTHON, "-m", "tests.bench.loadgen", *args], cwd=ROOT, capture_output=True, text=True)
     server_cpu = cpu_seconds(list(server_pids)) - server_before
+    parts_cpu = {name: cpu_seconds(pids) - parts_before[name] for name, pids in parts.items()}
+    self_after = resource.getrusage(resource.RUSAGE_SELF)
     after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"loadgen failed: {done.stderr[-2000:]}")
@@ -336,6 +341,11 @@ def loadgen(args: list[str], server_pids: list[int] = ()) -> dict:
     requests = max(summary["sent"], 1)
     summary["server_cpu_ms"] = round(server_cpu * 1000 / requests, 3) if server_pids else None
     summary["loadgen_cpu_ms"] = round(client_cpu * 1000 / requests, 3)
+    # Where the CPU went, per request: the named processes, and this process (the PBX simulator).
+    summary["parts_cpu_ms"] = {name: round(cpu * 1000 / requests, 3) for name, cpu in parts_cpu.items()}
+    own = sum(getattr(self_after, f) - getattr(self_before, f) for f in ("ru_utime", "ru_stime"))
+    summary["parts_cpu_ms"]["simulator (bench process)"] = round(own * 1000 / requests, 3)
+    summary["parts_cpu_ms"]["load generator"] = summary["loadgen_cpu_ms"]
     summary["load"] = load
     return summary
 

@@ -21,7 +21,9 @@ import time
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--profile", action="store_true", help="print the 25 most expensive functions")
+    parser.add_argument("--profile", action="store_true", help="print the most expensive functions (CPU time)")
+    parser.add_argument("--sort", default="tottime", help="pstats sort key, e.g. cumulative")
+    parser.add_argument("--rows", type=int, default=25)
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heartbeat_site.settings_test")
     import django
@@ -60,7 +62,7 @@ def main() -> None:
             assert response.status_code == 202, response.content
 
     post(20)  # warm caches
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
     started = time.process_time()
     if profiler:
         profiler.enable()
@@ -86,7 +88,7 @@ def main() -> None:
     print(f"| worker: plan_work ({count} logons) | {(planned_at - started) / count * 1000:.2f} |")
     print(f"| worker: write_batch ({count} outcomes) | {(written_at - planned_at) / count * 1000:.2f} |")
     if profiler:
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.rows)
 
 
 if __name__ == "__main__":

@@ -174,6 +174,40 @@ def test_it_answers_429_when_one_user_is_posted_in_a_loop(api_client, auth, alic
     assert refused.count() == 2 and all(r.http_status == 429 for r in refused)
 
 
+def test_it_answers_429_with_retry_after_when_a_key_goes_over_its_rate(api_client, auth, make_user, settings):
+    from rest_framework.settings import api_settings
+
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "trigger-key": "4/hour"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    users = [make_user(f"user{n}").h323 for n in range(6)]
+    answers = [post(api_client, {"user": user, "event": "lock"}, auth) for user in users]
+    assert [a.status_code for a in answers] == [202, 202, 202, 202, 429, 429]
+    assert 0 < int(answers[-1]["Retry-After"]) <= 3600
+    assert Trigger.objects.filter(status="queued").count() == 4
+
+
+def test_both_rate_limits_are_counted_in_one_call_to_the_cache(api_client, auth, alice, monkeypatch):
+    """One pipeline on Redis: per key and per (key, user) together, not a round trip each."""
+    from triggers import throttles
+
+    calls = []
+    original = throttles.count_hits
+
+    def counting(counters):
+        calls.append([key for key, _ in counters])
+        return original(counters)
+
+    monkeypatch.setattr(throttles, "count_hits", counting)
+    assert post(api_client, {"user": "alice", "event": "lock"}, auth).status_code == 202
+    assert len(calls) == 1 and [key.split(":")[1] for key in calls[0]] == ["trigger-key", "trigger-user"]
+
+
+def test_count_hits_adds_one_per_counter_and_returns_the_new_counts():
+    from triggers.throttles import count_hits
+
+    assert count_hits([("probe", 60), ("probe", 60)]) == [1, 2]
+
+
 def test_the_default_rate_lets_a_logon_storm_through_one_key():
     from rest_framework.settings import api_settings
 
