@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection
+
 from presence.models import PbxUser, PbxUserEmail
 
 STAGES = ("login name", "e-mail", "number", "login name without domain")
@@ -32,7 +34,7 @@ class AmbiguousUser(IdentityError):
 
 @dataclass(frozen=True)
 class Match:
-    user: PbxUser
+    user: PbxUser  # id, guid, h323, cn and the match keys loaded; other fields load when read
     stage: str
 
 
@@ -45,27 +47,32 @@ def strip_domain(value: str) -> str:
     return value
 
 
-def _stage_of(user: PbxUser, key: str, stripped: str | None) -> int | None:
-    if user.h323_key == key:
-        return 0
-    if key in {e.lower() for e in user.emails}:
-        return 1
-    if user.e164_key and user.e164_key == key:
-        return 2
-    if stripped and user.h323_key == stripped:
-        return 3
-    return None
-
-
-# Written out once: a UNION of two index lookups (an OR across the e-mail table made PostgreSQL scan
-# the directory), and building it with the ORM on every trigger cost more CPU than running it.
+# Written out once: a UNION of index lookups (an OR across the e-mail table made PostgreSQL scan the
+# directory), and only the columns matching needs. RawQuerySet and the ORM cost more CPU than the
+# query on every trigger; the rows become (deferred) PbxUser objects through the documented from_db.
 _USERS = PbxUser._meta.db_table
 _EMAILS = PbxUserEmail._meta.db_table
+_COLUMNS = ["id", "guid", "h323", "cn", "h323_key", "e164_key"]
 _CANDIDATES_SQL = (
-    f"SELECT * FROM {_USERS} WHERE active = %s AND (h323_key IN (%s, %s) OR e164_key = %s) "  # noqa: S608
-    f"UNION SELECT u.* FROM {_USERS} u JOIN {_EMAILS} e ON e.user_id = u.id WHERE u.active = %s AND e.email = %s "
-    "LIMIT 20"
+    f"SELECT {', '.join(_COLUMNS)}, 0 FROM {_USERS} "  # noqa: S608
+    "WHERE active = %s AND (h323_key IN (%s, %s) OR e164_key = %s) "
+    f"UNION ALL SELECT {', '.join('u.' + c for c in _COLUMNS)}, 1 FROM {_USERS} u "
+    f"JOIN {_EMAILS} e ON e.user_id = u.id WHERE u.active = %s AND e.email = %s "
+    "LIMIT 40"
 )
+
+
+def _stage_of(row: tuple, key: str, stripped: str | None) -> int | None:
+    *_, h323_key, e164_key, via_email = row
+    if h323_key == key:
+        return 0
+    if via_email:
+        return 1
+    if e164_key and e164_key == key:
+        return 2
+    if stripped and h323_key == stripped:
+        return 3
+    return None
 
 
 def resolve_user(value: str, *, strip: bool = True) -> Match:
@@ -77,12 +84,17 @@ def resolve_user(value: str, *, strip: bool = True) -> Match:
     if stripped == key or not stripped:
         stripped = None
     logins = [key, stripped or key]
-    candidates = list(PbxUser.objects.raw(_CANDIDATES_SQL, [True, *logins, key, True, key]))
+    with connection.cursor() as cursor:
+        cursor.execute(_CANDIDATES_SQL, [True, *logins, key, True, key])
+        rows = cursor.fetchall()
+    best: dict[int, tuple[int, tuple]] = {}  # user id → (stage, row): a user found twice counts once
+    for row in rows:
+        stage = _stage_of(row, key, stripped)
+        if stage is not None and (row[0] not in best or stage < best[row[0]][0]):
+            best[row[0]] = (stage, row)
     by_stage: dict[int, list[PbxUser]] = {}
-    for user in candidates:
-        stage = _stage_of(user, key, stripped)
-        if stage is not None:
-            by_stage.setdefault(stage, []).append(user)
+    for stage, row in best.values():
+        by_stage.setdefault(stage, []).append(PbxUser.from_db(connection.alias, _COLUMNS, row[:-1]))
     if not by_stage:
         raise UnknownUser(f"No PBX user matches {value!r} by login name, e-mail or number.")
     stage = min(by_stage)

@@ -8,6 +8,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from heartbeat_site.rowsql import insert_row
 from licensing.seats import refusal_for
 from presence.identity import AmbiguousUser, UnknownUser, resolve_user
 from presence.link.handoff import hand_to_link
@@ -72,7 +73,8 @@ def accept(
         raise RefusedTrigger(403, refusal.code, refusal.detail, fields)
     try:
         # Autocommit: the INSERT is its own transaction, committed before the 202 goes out.
-        trigger = Trigger.objects.create(status=Trigger.Status.QUEUED, http_status=202, **fields)
+        trigger = Trigger(status=Trigger.Status.QUEUED, http_status=202, **fields)
+        insert_row(trigger)
     except IntegrityError:
         first = find_replay(api_key, client_id)
         if first is None:

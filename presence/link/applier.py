@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from heartbeat_site.rowsql import update_rows
 from licensing.seats import refusals_for
 from presence import engine
 from presence.engine_models import (
@@ -30,7 +31,6 @@ from presence.engine_models import (
     memory_from_state,
     presence_from_json,
 )
-from presence.link.bulkwrite import update_rows
 from presence.models import PbxUser, Preset, ServiceSettings, UserState
 from triggers.models import Trigger
 

@@ -79,17 +79,26 @@ class LinkService:
         self._settle_until = 0.0
         self._reported_since_connect: set[str] = set()
         self._wanted_count = 0
+        self._tidied_at = 0.0
 
     # ---- plumbing -------------------------------------------------------------------------------
     async def db(self, fn, *args, **kwargs):
-        """Run a synchronous ORM function on the link's database thread."""
+        """Run a synchronous ORM function on the link's database thread.
+
+        The connection is tidied (closed when broken or too old, health-checked on next use) after an
+        error and at most once a second otherwise: doing it around every call cost a health-check
+        query per call, and under load the worker makes hundreds of calls a second.
+        """
 
         def call():
-            close_old_connections()
+            if time.monotonic() - self._tidied_at > 1.0:
+                close_old_connections()
+                self._tidied_at = time.monotonic()
             try:
                 return fn(*args, **kwargs)
-            finally:
+            except Exception:
                 close_old_connections()
+                raise
 
         return await asyncio.get_running_loop().run_in_executor(self.db_thread, functools.partial(call))
 

@@ -57,7 +57,8 @@ def pbx_user_for(django_user: AbstractBaseUser | AnonymousUser) -> PbxUser:
         raise PageRefusal(401, "not_signed_in", "Sign in first.")
     username = django_user.get_username()
     try:
-        return resolve_user(username, strip=ServiceSettings.current().strip_domain).user
+        match = resolve_user(username, strip=ServiceSettings.current().strip_domain)
+        return PbxUser.objects.get(pk=match.user.pk)  # the page shows more than matching loads
     except UnknownUser as exc:
         raise PageRefusal(
             403, "no_pbx_user", f"No PBX user matches your sign-in name {username!r} (by login name, e-mail or number)."

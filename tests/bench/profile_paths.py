@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=25)
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heartbeat_site.settings_test")
+    os.environ["BENCH_VIEWS"] = "true"  # the trivial view: what the test client and middleware cost alone
     import django
 
     django.setup()
@@ -61,6 +62,17 @@ def main() -> None:
             )
             assert response.status_code == 202, response.content
 
+    def trivial(count: int) -> None:
+        for i in range(count):
+            body = json.dumps({"user": f"user{i % 2000}@example.com", "event": "lock"})
+            response = client.post("/bench/trivial", body, content_type="application/json")
+            assert response.status_code == 200
+
+    trivial(20)
+    started = time.process_time()
+    trivial(args.requests)
+    trivial_ms = (time.process_time() - started) / args.requests * 1000
+
     post(20)  # warm caches
     profiler = cProfile.Profile(time.process_time) if args.profile else None
     started = time.process_time()
@@ -84,6 +96,7 @@ def main() -> None:
     written_at = time.process_time()
     count = max(len(planned.plans), 1)
     print("| path | CPU ms per trigger |\n|---|---|")
+    print(f"| trivial view (test client, {args.requests} posts) | {trivial_ms:.2f} |")
     print(f"| accept (test client, {args.requests} posts) | {accept_ms:.2f} |")
     print(f"| worker: plan_work ({count} logons) | {(planned_at - started) / count * 1000:.2f} |")
     print(f"| worker: write_batch ({count} outcomes) | {(written_at - planned_at) / count * 1000:.2f} |")

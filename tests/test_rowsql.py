@@ -1,0 +1,43 @@
+"""Rows written with SQL built once: they must read back exactly as the ORM would have written them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from heartbeat_site.rowsql import insert_row, update_rows
+from triggers.models import ApiKey, Trigger
+
+pytestmark = pytest.mark.django_db
+
+
+def test_insert_row_writes_defaults_dates_and_json_like_save(alice):
+    key, _ = ApiKey.create("scripts")
+    at = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)
+    trigger = Trigger(api_key=key, key_name=key.name, user_value="alice", pbx_user=alice, event="lock", at=at)
+    pk = insert_row(trigger)
+    assert trigger.pk == pk and not trigger._state.adding
+    row = Trigger.objects.get(pk=pk)
+    assert (row.status, row.http_status, row.decision, row.source) == ("queued", 202, {}, "api")
+    assert row.at == at and row.received_at is not None and row.pbx_user_id == alice.pk
+
+
+def test_insert_row_reports_a_duplicate_as_integrity_error(alice):
+    key, _ = ApiKey.create("scripts")
+    at = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)
+    insert_row(Trigger(api_key=key, user_value="alice", event="lock", at=at, client_id="evt-1"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_row(Trigger(api_key=key, user_value="alice", event="lock", at=at, client_id="evt-1"))
+    assert Trigger.objects.count() == 1
+
+
+def test_update_rows_writes_each_objects_own_values(alice):
+    at = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)
+    first, second = (Trigger.objects.create(user_value="alice", event="lock", at=at) for _ in range(2))
+    first.status, first.decision = "applied", {"after": {"activity": "away"}}
+    second.status, second.decision = "skipped", {"rule": "manual wins"}
+    assert update_rows(Trigger, ["status", "decision"], [first, second]) == 2
+    assert dict(Trigger.objects.values_list("pk", "status")) == {first.pk: "applied", second.pk: "skipped"}
+    assert Trigger.objects.get(pk=first.pk).decision == {"after": {"activity": "away"}}
