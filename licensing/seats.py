@@ -49,11 +49,12 @@ def is_licensed(user_guid: str) -> bool:
         return cursor.fetchone() is not None
 
 
-def refusal_for(user_guid: str) -> Refusal | None:
+def refusal_for(user_guid: str, *, seated: bool | None = None) -> Refusal | None:
     """None when the user may be changed now; otherwise why not.
 
     Cheap on purpose (it runs for every trigger): the licence state comes from the cache, and the
-    seat is one lookup on a unique index.
+    seat is one lookup on a unique index — or none, when the caller read the switch already
+    (`seated`, as identity matching does).
     """
     status = licence_state()
     if status["state"] in BLOCKING_STATES:
@@ -62,7 +63,7 @@ def refusal_for(user_guid: str) -> Refusal | None:
         else:
             detail = "There is no valid licence: no automatic changes are made."
         return Refusal("licence_expired", detail)
-    if not is_licensed(user_guid):
+    if not (is_licensed(user_guid) if seated is None else seated):
         return Refusal("not_licensed", "This user is not licensed: an administrator must switch their licence on.")
     return None
 

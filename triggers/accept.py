@@ -68,7 +68,7 @@ def accept(
     except AmbiguousUser as exc:
         raise RefusedTrigger(409, exc.code, str(exc), fields) from exc
     fields["pbx_user"] = match.user
-    refusal = refusal_for(match.user.guid)
+    refusal = refusal_for(match.user.guid, seated=match.licensed)
     if refusal is not None:
         raise RefusedTrigger(403, refusal.code, refusal.detail, fields)
     try:

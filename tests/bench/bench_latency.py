@@ -28,11 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=1500)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--config", choices=["scaled", "embedded"], default="scaled")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load on other users first")
     parser.add_argument("--gunicorn-workers", type=int, default=(os.cpu_count() or 2) * 2)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     argv_text = " ".join(sys.argv[1:] if argv is None else argv)
     count = int(args.rate * args.seconds)
-    users = away_users(args.users)
+    warm_users = 300  # users of the warm-up only, after the measured ones
+    users = away_users(args.users + warm_users)
     records = OUTPUT / f"latency-{args.config}.jsonl"
     OUTPUT.mkdir(parents=True, exist_ok=True)
 
@@ -50,6 +52,16 @@ def main(argv: list[str] | None = None) -> int:
             stack.wait_linked()
             server = "runheartbeat"
         time.sleep(3)
+        # Warm-up at the same rate, on other users: the first requests of each server process open
+        # connections and prepare statements, which is start-up, not the steady state measured here.
+        warm = int(args.rate * args.warmup)
+        target = ["--url", f"http://127.0.0.1:{port}/api/v1/triggers", "--key-file", str(stack.key_files[0])]
+        shape = ["--rate", str(args.rate), "--count", str(warm), "--users", str(warm_users)]
+        loadgen([*target, *shape, "--first-user", str(args.users), "--events", "logon,shutdown"])
+        deadline = time.monotonic() + 30
+        while stack.sim.simulator.set_presence_count < warm and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
         stack.sim.simulator.set_times.clear()
         result = loadgen(
             [

@@ -80,3 +80,9 @@ def test_it_uses_one_query_whatever_the_directory_size(directory, make_user, dja
         make_user(f"user{n}", emails=[f"user{n}@corp.example"], e164=str(5000 + n))
     with django_assert_num_queries(1):
         assert resolve_user("CORP\\user250").user.h323 == "user250"
+
+
+@pytest.mark.parametrize(("licensed", "value"), [(True, "alice@corp.example"), (False, "alice"), (True, "201")])
+def test_the_match_says_whether_the_licence_switch_is_on(make_user, licensed, value):
+    make_user("alice", emails=["alice@corp.example"], e164="201", licensed=licensed)
+    assert resolve_user(value).licensed is licensed
