@@ -34,6 +34,7 @@ from presence.pbx import (
 
 log = logging.getLogger("presence.link")
 SWEEP_SECONDS = 1.0  # the database is swept this often even without a channel message
+PLAN_INTERVAL = 0.005  # seconds between two planning rounds at most (batches form under load)
 STATUS_SECONDS = 2.0
 RECONCILE_SECONDS = 15.0
 
@@ -80,6 +81,7 @@ class LinkService:
         self._reported_since_connect: set[str] = set()
         self._wanted_count = 0
         self._tidied_at = 0.0
+        self._planned_at = 0.0
 
     # ---- plumbing -------------------------------------------------------------------------------
     async def db(self, fn, *args, **kwargs):
@@ -175,6 +177,11 @@ class LinkService:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=SWEEP_SECONDS)
+            # Under load, plan at most every PLAN_INTERVAL: each round costs the same few queries
+            # however many triggers it decides, so wake-ups arriving meanwhile join this round.
+            wait = self._planned_at + PLAN_INTERVAL - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
             self._wake.clear()
             if not self.client.connected:
                 continue  # triggers stay queued; applied after reconnect
@@ -186,6 +193,7 @@ class LinkService:
             await self.client.flush_events()
             if not await self._write_pending():
                 continue
+            self._planned_at = time.monotonic()
             try:
                 planned = await self.db(applier.plan_work, set(self._busy))
             except Exception:
