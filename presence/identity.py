@@ -54,7 +54,10 @@ def strip_domain(value: str) -> str:
 # query on every trigger; the rows become (deferred) PbxUser objects through the documented from_db.
 _USERS = PbxUser._meta.db_table
 _EMAILS = PbxUserEmail._meta.db_table
-_COLUMNS = ["id", "guid", "h323", "cn", "h323_key", "e164_key"]
+# In the model's field order, as from_db() takes the loaded values in that order.
+_LOADED = {"id", "guid", "h323", "cn", "h323_key", "e164_key"}
+_COLUMNS = [f.attname for f in PbxUser._meta.concrete_fields if f.attname in _LOADED]
+_H323_KEY, _E164_KEY = _COLUMNS.index("h323_key"), _COLUMNS.index("e164_key")
 # Whether the user's licence switch is on comes along: the trigger API asks it next, and one round
 # trip fewer per trigger is worth knowing the licensing app's table name here.
 _SEATED = f"EXISTS (SELECT 1 FROM {Seat._meta.db_table} s WHERE s.user_guid = {{t}}guid)"  # noqa: S608
@@ -68,7 +71,7 @@ _CANDIDATES_SQL = (
 
 
 def _stage_of(row: tuple, key: str, stripped: str | None) -> int | None:
-    *_, h323_key, e164_key, _seated, via_email = row
+    h323_key, e164_key, via_email = row[_H323_KEY], row[_E164_KEY], row[-1]
     if h323_key == key:
         return 0
     if via_email:
@@ -101,7 +104,7 @@ def resolve_user(value: str, *, strip: bool = True) -> Match:
     seated: dict[int, bool] = {}
     for stage, row in best.values():
         by_stage.setdefault(stage, []).append(PbxUser.from_db(connection.alias, _COLUMNS, row[: len(_COLUMNS)]))
-        seated[row[0]] = bool(row[-2])
+        seated[row[0]] = bool(row[-2])  # the EXISTS column
     if not by_stage:
         raise UnknownUser(f"No PBX user matches {value!r} by login name, e-mail or number.")
     stage = min(by_stage)
