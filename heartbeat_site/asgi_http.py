@@ -14,25 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse
 from django.urls import set_script_prefix
 
-# Threads that run requests; each keeps its own database connection (see CONN_MAX_AGE).
-THREADS = int(os.environ.get("WEB_THREADS", "8"))
-
 
 class PooledASGIHandler(ASGIHandler):
     def __init__(self) -> None:
         super().__init__()
         self.load_middleware(is_async=False)  # one sync chain: no hop per middleware
-        self.executor = ThreadPoolExecutor(THREADS, thread_name_prefix="http")
+        # Each thread keeps its own database connection (CONN_MAX_AGE): settings.WEB_THREADS of them.
+        self.executor = ThreadPoolExecutor(settings.WEB_THREADS, thread_name_prefix="http")
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":

@@ -66,6 +66,8 @@ API_KEY_PEPPER = _secret("API_KEY_PEPPER", required=not DEBUG) or "debug-only-pe
 
 HOST = env.str("HOST", default="127.0.0.1")
 PORT = env.int("PORT", default=8000)
+# Threads per daphne / runheartbeat process that run Django's request cycle (heartbeat_site/asgi_http.py).
+WEB_THREADS = env.int("WEB_THREADS", default=8)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_URL = env.str("PUBLIC_URL", default=f"http://{HOST}:{PORT}").rstrip("/")
