@@ -68,6 +68,8 @@ HOST = env.str("HOST", default="127.0.0.1")
 PORT = env.int("PORT", default=8000)
 # Threads per daphne / runheartbeat process that run Django's request cycle (heartbeat_site/asgi_http.py).
 WEB_THREADS = env.int("WEB_THREADS", default=8)
+if WEB_THREADS < 1:
+    raise ImproperlyConfigured(f"WEB_THREADS={WEB_THREADS} must be at least 1 (default 8).")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_URL = env.str("PUBLIC_URL", default=f"http://{HOST}:{PORT}").rstrip("/")

@@ -37,6 +37,12 @@ def test_it_reads_secrets_from_files(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def test_it_refuses_a_request_thread_count_below_one():
+    result = run_check({"SECRET_KEY": "k" * 50, "API_KEY_PEPPER": "p" * 32, "WEB_THREADS": "0"})
+    assert result.returncode == 2 and "WEB_THREADS=0 must be at least 1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_it_refuses_a_boolean_typo():
     result = run_check({"SECRET_KEY": "k" * 50, "API_KEY_PEPPER": "p" * 32, "DEBUG": "ture"})
     assert result.returncode == 2 and "DEBUG='ture' is not a boolean" in result.stderr
