@@ -104,25 +104,22 @@ def fuzz(case, server: Server, key: str) -> None:
     case.validate_response(response)
 
 
+def examples(total: int):
+    """Hypothesis settings for `total` generated requests spread over the schema's operations."""
+    return settings(
+        max_examples=total // OPERATIONS, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
+
+
 @schema.parametrize()
-@settings(
-    max_examples=QUICK // OPERATIONS,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    database=None,
-)
+@examples(QUICK)
 def test_generated_requests_get_no_5xx_and_only_documented_answers(case, bad_input_server, api_key_clear):
     fuzz(case, bad_input_server, api_key_clear)
 
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(
-    max_examples=LONG // OPERATIONS,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    database=None,
-)
+@examples(LONG)
 def test_ten_thousand_generated_requests_get_no_5xx_and_only_documented_answers(case, bad_input_server, api_key_clear):
     fuzz(case, bad_input_server, api_key_clear)
 

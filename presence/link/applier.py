@@ -30,6 +30,7 @@ from presence.engine_models import (
     config_from_models,
     memory_from_state,
     presence_from_json,
+    presence_to_json,
 )
 from presence.models import PbxUser, Preset, ServiceSettings, UserState
 from triggers.models import Trigger
@@ -84,10 +85,6 @@ def current_presence(user: PbxUser) -> engine.Presence | None:
     if not entry:
         return None
     return engine.Presence(activity=entry.get("activity") or "", note=entry.get("note") or "")
-
-
-def _presence_json(presence: engine.Presence | None) -> dict | None:
-    return None if presence is None else {"activity": presence.activity, "note": presence.note}
 
 
 def _button_preset(trigger: Trigger) -> engine.PresetSpec | None:
@@ -222,8 +219,8 @@ def plan_work(busy_user_ids: set[int]) -> Planned:
         details = {
             "rule": decision.rule,
             "preset": decision.preset,
-            "before": _presence_json(decision.before),
-            "after": _presence_json(decision.target),
+            "before": presence_to_json(decision.before),
+            "after": presence_to_json(decision.target),
         }
         if decision.outcome == "set" and decision.target is not None:
             newest.decided_at = now

@@ -18,6 +18,15 @@ def tel(activity: str, note: str) -> list[dict]:
     return [{"contact": "tel:", "status": "open", "activity": activity, "note": note}]
 
 
+def we_set_available_but_the_pbx_shows(user, activity: str, note: str) -> dt.datetime:
+    """This service set "available" a minute ago; the PBX now shows something else. Returns that time."""
+    start = timezone.now() - dt.timedelta(minutes=1)
+    UserState.objects.create(user=user, set_activity="", set_note="", set_at=start, last_event_at=start)
+    user.presence = tel(activity, note)
+    user.save()
+    return start
+
+
 def queued(user, event: str, at: dt.datetime, **fields) -> Trigger:
     return Trigger.objects.create(
         source="api", event=event, at=at, received_at=at, user_value=user.h323, pbx_user=user, **fields
@@ -27,10 +36,7 @@ def queued(user, event: str, at: dt.datetime, **fields) -> Trigger:
 def test_a_presence_sent_by_a_dead_worker_is_taken_as_ours_not_as_a_manual_change(alice):
     """The old holder sent "Logged off" and died before writing the answer; the new one must not
     mistake the PBX showing it for the user's own doing and swallow the next trigger."""
-    start = timezone.now() - dt.timedelta(minutes=1)
-    UserState.objects.create(user=alice, set_activity="", set_note="", set_at=start, last_event_at=start)
-    alice.presence = tel("away", "Logged off")
-    alice.save()
+    start = we_set_available_but_the_pbx_shows(alice, "away", "Logged off")
     sent = queued(
         alice, "logoff", start + dt.timedelta(seconds=1), decision={"after": {"activity": "away", "note": "Logged off"}}
     )
@@ -46,10 +52,7 @@ def test_a_presence_sent_by_a_dead_worker_is_taken_as_ours_not_as_a_manual_chang
 
 
 def test_a_presence_nobody_sent_is_still_a_manual_change(alice):
-    start = timezone.now() - dt.timedelta(minutes=1)
-    UserState.objects.create(user=alice, set_activity="", set_note="", set_at=start, last_event_at=start)
-    alice.presence = tel("dnd", "Focus time")
-    alice.save()
+    start = we_set_available_but_the_pbx_shows(alice, "dnd", "Focus time")
     lock = queued(alice, "lock", start + dt.timedelta(seconds=1))
 
     planned = applier.plan_work(set())
@@ -59,10 +62,7 @@ def test_a_presence_nobody_sent_is_still_a_manual_change(alice):
 
 
 def test_a_re_decided_trigger_the_pbx_already_shows_is_not_sent_again(alice):
-    start = timezone.now() - dt.timedelta(minutes=1)
-    UserState.objects.create(user=alice, set_activity="", set_note="", set_at=start, last_event_at=start)
-    alice.presence = tel("away", "Logged off")
-    alice.save()
+    start = we_set_available_but_the_pbx_shows(alice, "away", "Logged off")
     sent = queued(
         alice, "logoff", start + dt.timedelta(seconds=1), decision={"after": {"activity": "away", "note": "Logged off"}}
     )
