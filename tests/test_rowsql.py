@@ -41,3 +41,30 @@ def test_update_rows_writes_each_objects_own_values(alice):
     assert update_rows(Trigger, ["status", "decision"], [first, second]) == 2
     assert dict(Trigger.objects.values_list("pk", "status")) == {first.pk: "applied", second.pk: "skipped"}
     assert Trigger.objects.get(pk=first.pk).decision == {"after": {"activity": "away"}}
+
+
+def test_update_rows_writes_nulls_dates_and_an_all_null_column(alice):
+    at = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)
+    first, second = (Trigger.objects.create(user_value="alice", event="lock", at=at, decided_at=at) for _ in range(2))
+    first.applied_at, first.decided_at = at + dt.timedelta(seconds=1), None
+    second.applied_at, second.decided_at = None, None
+    update_rows(Trigger, ["applied_at", "decided_at"], [first, second])
+    rows = {pk: (a, d) for pk, a, d in Trigger.objects.values_list("pk", "applied_at", "decided_at")}
+    assert rows == {first.pk: (at + dt.timedelta(seconds=1), None), second.pk: (None, None)}
+
+
+def test_update_rows_keeps_the_last_values_for_a_repeated_object(alice):
+    at = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)
+    trigger = Trigger.objects.create(user_value="alice", event="lock", at=at)
+    early, late = Trigger(pk=trigger.pk, status="superseded"), Trigger(pk=trigger.pk, status="applied")
+    assert update_rows(Trigger, ["status"], [early, late]) == 1
+    assert Trigger.objects.get(pk=trigger.pk).status == "applied"
+
+
+def test_update_rows_leaves_other_rows_and_columns_alone(alice):
+    at = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)
+    changed, untouched = (Trigger.objects.create(user_value="alice", event="lock", at=at) for _ in range(2))
+    changed.status, changed.event = "applied", "unlock"  # event is not among the fields written
+    update_rows(Trigger, ["status"], [changed])
+    assert dict(Trigger.objects.values_list("pk", "status")) == {changed.pk: "applied", untouched.pk: "queued"}
+    assert Trigger.objects.get(pk=changed.pk).event == "lock"
