@@ -169,10 +169,12 @@ else:
     # Persistent connections (psycopg 3); health checks drop a connection the server closed.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # Parameters sent apart from the SQL, and statements psycopg prepares after five uses: measured
-    # 342 -> 418 accepted triggers/s, PostgreSQL's CPU per trigger 1.12 -> 0.98 ms (tests/bench).
-    # Off behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode < 1.21).
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = _bool("DB_SERVER_SIDE_BINDING", True)
+    # Parameters sent apart from the SQL (measured 342 -> 418 accepted triggers/s), and statements
+    # prepared by psycopg after five uses, which Django turns off unless asked: the hot queries are
+    # then planned once per connection instead of on every request (tests/bench/README.md).
+    # Both off behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode < 1.21).
+    if _bool("DB_SERVER_SIDE_BINDING", True):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

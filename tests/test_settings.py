@@ -76,14 +76,17 @@ def test_debug_is_off_unless_asked_for():
     assert result.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, "True"), ("false", "False")])
-def test_postgresql_uses_server_side_binding_unless_switched_off(value, expected):
+@pytest.mark.parametrize(("value", "expected"), [(None, "True 5"), ("false", "False None")])
+def test_postgresql_binds_server_side_and_prepares_statements_unless_switched_off(value, expected):
     env = {"SECRET_KEY": "k" * 50, "API_KEY_PEPPER": "p" * 32, "DATABASE_URL": "postgres://u@db.example/heartbeat"}
     if value is not None:
         env["DB_SERVER_SIDE_BINDING"] = value
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_URL"))}
     clean.update({"ENV_FILE": "/nonexistent", "DJANGO_SETTINGS_MODULE": "heartbeat_site.settings", **env})
-    code = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS']['server_side_binding'])"
+    code = (
+        "from django.conf import settings; options = settings.DATABASES['default'].get('OPTIONS', {}); "
+        "print(options.get('server_side_binding', False), options.get('prepare_threshold'))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {code}"],
         cwd=ROOT,
