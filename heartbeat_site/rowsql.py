@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from django.db import connection, models
 
-_insert_sql: dict[tuple[str, type[models.Model]], tuple[str, list[models.Field]]] = {}
+_insert_sql: dict[tuple[str, type[models.Model], bool], tuple[str, list[models.Field]]] = {}
 
 
 def update_rows(model: type[models.Model], fields: list[str], objects: Iterable[models.Model]) -> int:
@@ -63,10 +63,13 @@ def _update_sql(model: type[models.Model], fields: tuple[str, ...]) -> tuple[str
     return _update_sql_cache[key]
 
 
-def insert_row(obj: models.Model) -> int:
-    """INSERT one new object (autocommitted unless inside atomic()); sets and returns its primary key."""
+def insert_row(obj: models.Model, *, notify: str | None = None) -> int:
+    """INSERT one new object (autocommitted unless inside atomic()); sets and returns its primary key.
+
+    `notify`: a PostgreSQL channel to NOTIFY in the same statement (delivered when the row commits).
+    """
     model = type(obj)
-    key = (connection.vendor, model)
+    key = (connection.vendor, model, notify is not None)
     if key not in _insert_sql:
         meta = model._meta
         fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
@@ -76,9 +79,13 @@ def insert_row(obj: models.Model) -> int:
         sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
         if connection.features.can_return_columns_from_insert:
             sql += f" RETURNING {quote(meta.pk.column)}"
+        if notify is not None:
+            sql = f"WITH inserted AS ({sql}) SELECT {quote(meta.pk.column)}, pg_notify(%s, '') FROM inserted"  # noqa: S608
         _insert_sql[key] = (sql, fields)
     sql, fields = _insert_sql[key]
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    if notify is not None:
+        params.append(notify)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         pk = cursor.fetchone()[0] if connection.features.can_return_columns_from_insert else cursor.lastrowid

@@ -10,8 +10,10 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from licensing.models import Seat
-from presence.link.handoff import LINK_CHANNEL
+from presence.link import handoff
+from presence.link.handoff import LINK_CHANNEL, NOTIFY_CHANNEL
 from presence.models import PbxUser
+from triggers import accept
 from triggers.models import ApiKey
 
 
@@ -109,7 +111,9 @@ class LinkMessages(list):
 
 @pytest.fixture
 def link_sent(monkeypatch) -> LinkMessages:
-    """Records every message handed to the channel layer for the link worker.
+    """Records every message handed to the link worker: over the channel layer, and on PostgreSQL the
+    NOTIFY wake-ups (a NOTIFY inside the test's transaction is never delivered, so the calls that
+    send one are recorded as `trigger.queued` and still run).
 
     Everything up to the layer's `send` is the real code (handoff, its sender thread on Redis).
     The message is recorded instead of delivered: receiving it back would race on Redis (a
@@ -127,4 +131,18 @@ def link_sent(monkeypatch) -> LinkMessages:
             await original(channel, message)
 
     monkeypatch.setattr(layer, "send", send)
+
+    def notify_link() -> None:
+        sent.append({"type": "trigger.queued"})
+        real_notify_link()
+
+    def insert_row(obj, *, notify=None):
+        pk = real_insert_row(obj, notify=notify)
+        if notify == NOTIFY_CHANNEL:
+            sent.append({"type": "trigger.queued"})
+        return pk
+
+    real_notify_link, real_insert_row = handoff._notify_link, accept.insert_row
+    monkeypatch.setattr(handoff, "_notify_link", notify_link)
+    monkeypatch.setattr(accept, "insert_row", insert_row)
     return sent

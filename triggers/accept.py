@@ -11,7 +11,7 @@ from django.utils import timezone
 from heartbeat_site.rowsql import insert_row
 from licensing.seats import refusal_for
 from presence.identity import AmbiguousUser, UnknownUser, resolve_user
-from presence.link.handoff import hand_to_link
+from presence.link.handoff import hand_to_link, notify_on_insert
 from presence.models import ServiceSettings
 from triggers.errors import Refused
 from triggers.models import ApiKey, Trigger
@@ -72,16 +72,19 @@ def accept(
     if refusal is not None:
         raise RefusedTrigger(403, refusal.code, refusal.detail, fields)
     try:
-        # Autocommit: the INSERT is its own transaction, committed before the 202 goes out.
+        # Autocommit: the INSERT is its own transaction, committed before the 202 goes out. On
+        # PostgreSQL it also wakes the link worker (NOTIFY, delivered at that commit).
         trigger = Trigger(status=Trigger.Status.QUEUED, http_status=202, **fields)
-        insert_row(trigger)
+        notify = notify_on_insert()
+        insert_row(trigger, notify=notify)
     except IntegrityError:
         first = find_replay(api_key, client_id)
         if first is None:
             raise
         raise Replay(first) from None
     # Committed: now (and only now) the link worker may hear of it. The database stays the truth.
-    hand_to_link(trigger.pk)
+    if notify is None:
+        hand_to_link(trigger.pk)
     log.info(
         "trigger accepted id=%s key=%s user=%s event=%s device=%s",
         trigger.pk,

@@ -1,5 +1,8 @@
 """Handing work to the PBX link worker over the channel layer.
 
+On PostgreSQL the worker listens for NOTIFY instead (`presence.link.listen`): the trigger API's
+INSERT notifies in the same statement, and `hand_to_link` sends one NOTIFY for the rarer paths.
+
 The channel layer is at-most-once: a message may be lost (worker down, layer restarted). That is
 fine because the database is the truth — the worker sweeps `queued` triggers on start and at a
 short interval. A message only makes the worker act at once instead of at the next sweep.
@@ -32,21 +35,38 @@ import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import connection
 
 LINK_CHANNEL = "pbx-link"
+NOTIFY_CHANNEL = "heartbeat_link"  # PostgreSQL LISTEN/NOTIFY channel of the link worker
 SEND_TIMEOUT = 2.0  # seconds; a layer slower than this is treated as down (the sweep catches up)
 WARN_EVERY = 10.0  # seconds between two warnings about the same broken layer
 log = logging.getLogger("presence.link")
 
 
-def hand_to_link(trigger_id: int) -> None:
-    """Tell the link worker a trigger was committed (call after commit)."""
+def _link_in_this_process():
     from presence.link.service import LinkService
 
     service = LinkService.running
-    if service is not None and service.loop is not None:
+    return service if service is not None and service.loop is not None else None
+
+
+def notify_on_insert() -> str | None:
+    """The NOTIFY channel a trigger INSERT should carry, or None when `hand_to_link` wakes the worker."""
+    if connection.vendor == "postgresql" and _link_in_this_process() is None:
+        return NOTIFY_CHANNEL
+    return None
+
+
+def hand_to_link(trigger_id: int) -> None:
+    """Tell the link worker a trigger was committed (call after commit)."""
+    service = _link_in_this_process()
+    if service is not None:
         # The link runs in this very process (the embedded default): wake it directly, no layer.
         service.loop.call_soon_threadsafe(service.wake)
+        return
+    if connection.vendor == "postgresql":
+        _notify_link()
         return
     layer = get_channel_layer()
     if layer is None:
@@ -55,6 +75,12 @@ def hand_to_link(trigger_id: int) -> None:
         _send_in_process(layer, {"type": "trigger.queued", "id": trigger_id})
     else:
         _sender().wake(layer)
+
+
+def _notify_link() -> None:
+    """NOTIFY the listening link worker (delivered at commit, at once in autocommit)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
 
 
 def send_to_link(message: dict) -> None:

@@ -17,10 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from presence.link import applier, directory, lease
+from presence.link import applier, directory, lease, listen
 from presence.link.notify import outcome_message, presence_group, presence_message
 from presence.models import LinkStatus
 from presence.pbx import (
@@ -140,6 +140,8 @@ class LinkService:
             asyncio.ensure_future(self._status_loop()),
             asyncio.ensure_future(self._heartbeat_loop()),
         ]
+        if connection.vendor == "postgresql":
+            tasks.append(asyncio.ensure_future(listen.listen_for_wakeups(self.wake, listen.listen_params())))
         writer = asyncio.ensure_future(self._write_loop())
         stop = asyncio.ensure_future(self._stopping.wait())
         try:
