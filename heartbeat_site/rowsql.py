@@ -9,9 +9,9 @@ trigger INSERT cost 196 µs of CPU on SQLite and 268–279 µs on PostgreSQL tha
 through each field's `pre_save` and `get_db_prep_save`, so defaults, dates, JSON and booleans are
 adapted for the backend exactly as `save()` would. No model signals are sent.
 
-On PostgreSQL a batch is one statement, `UPDATE … FROM unnest(array, array, …)`: the same SQL for
-any batch size (prepared once), one row lookup and one statement's overhead instead of one per row.
-Elsewhere it is `executemany` of one UPDATE per row (SQLite runs those in C).
+`update_rows` is `executemany` of one UPDATE per row (psycopg pipelines them; SQLite runs them in C).
+A single `UPDATE … FROM unnest(arrays)` on PostgreSQL was tried and measured no better: psycopg's
+array dumping cost the client what the server saved (batches of 1, 5 and 30 rows).
 """
 
 from __future__ import annotations
@@ -28,39 +28,18 @@ def update_rows(model: type[models.Model], fields: list[str], objects: Iterable[
     by_pk = {obj.pk: obj for obj in objects}
     if not by_pk:
         return 0
-    sql, columns = _update_sql(model, tuple(fields))
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
     rows = [
-        [column.get_db_prep_save(getattr(obj, column.attname), connection) for column in columns]
-        for obj in by_pk.values()
+        [column.get_db_prep_save(getattr(obj, column.attname), connection) for column in columns] + [pk]
+        for pk, obj in by_pk.items()
     ]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(sql, [list(by_pk), *(list(values) for values in zip(*rows, strict=True))])
-        else:
-            cursor.executemany(sql, [[*row, pk] for row, pk in zip(rows, by_pk, strict=True)])
-    return len(by_pk)
-
-
-_update_sql_cache: dict[tuple[str, type[models.Model], tuple[str, ...]], tuple[str, list[models.Field]]] = {}
-
-
-def _update_sql(model: type[models.Model], fields: tuple[str, ...]) -> tuple[str, list[models.Field]]:
-    key = (connection.vendor, model, fields)
-    if key not in _update_sql_cache:
-        meta = model._meta
-        columns = [meta.get_field(name) for name in fields]
-        quote = connection.ops.quote_name
-        table, pk = quote(meta.db_table), quote(meta.pk.column)
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [meta.pk, *columns])
-            names = ", ".join(f"c{i}" for i in range(len(columns)))
-            assignments = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(columns))
-            sql = f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v(k, {names}) WHERE {table}.{pk} = v.k"  # noqa: S608
-        else:
-            assignments = ", ".join(f"{quote(f.column)} = %s" for f in columns)
-            sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608
-        _update_sql_cache[key] = (sql, columns)
-    return _update_sql_cache[key]
+        cursor.executemany(sql, rows)
+    return len(rows)
 
 
 def insert_row(obj: models.Model, *, notify: str | None = None) -> int:
