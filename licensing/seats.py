@@ -68,13 +68,15 @@ def refusal_for(user_guid: str, *, seated: bool | None = None) -> Refusal | None
     return None
 
 
-def refusals_for(user_guids: list[str]) -> dict[str, Refusal]:
-    """`refusal_for` for many users at once (the link worker decides triggers in batches): one query."""
+def refusals_for(user_guids: list[str], *, seated: set[str] | None = None) -> dict[str, Refusal]:
+    """`refusal_for` for many users at once (the link worker decides triggers in batches): one query,
+    none when the caller already read which of them have a seat (`seated`)."""
     status = licence_state()
     if status["state"] in BLOCKING_STATES:
         refusal = refusal_for(user_guids[0]) if user_guids else None
         return dict.fromkeys(user_guids, refusal) if refusal else {}
-    seated = set(Seat.objects.filter(user_guid__in=user_guids).values_list("user_guid", flat=True))
+    if seated is None:
+        seated = set(Seat.objects.filter(user_guid__in=user_guids).values_list("user_guid", flat=True))
     missing = Refusal("not_licensed", "This user is not licensed: an administrator must switch their licence on.")
     return {guid: missing for guid in user_guids if guid not in seated}
 

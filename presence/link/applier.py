@@ -18,10 +18,11 @@ from itertools import groupby
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from heartbeat_site.rowsql import update_rows
+from licensing.models import Seat
 from licensing.seats import refusals_for
 from presence import engine
 from presence.engine_models import (
@@ -37,6 +38,7 @@ from triggers.models import Trigger
 
 log = logging.getLogger("presence.decision")
 BATCH = 2000
+STATE_FIELDS = [*MEMORY_FIELDS, "last_heartbeat_at", "heartbeat_lost_fired"]
 _config_cache: tuple[float, engine.EngineConfig] | None = None
 
 
@@ -118,26 +120,37 @@ class Planned:
     settled_presses: list[tuple[int, int, str, str]] = field(default_factory=list)  # (user, trigger, status, reason)
 
 
+def _state_of(user: PbxUser) -> UserState | None:
+    try:
+        return user.state
+    except UserState.DoesNotExist:
+        return None
+
+
 def plan_work(busy_user_ids: set[int]) -> Planned:
     """Decide queued triggers (a batch, oldest users first)."""
     now = timezone.now()
     options = ServiceSettings.current()
+    # One query per round: the user, their state and their licence switch come along. Under a steady
+    # load rounds are small, and each separate query cost more to build than its rows (profile_paths).
     rows = list(
         Trigger.objects.filter(status=Trigger.Status.QUEUED, decided_at__isnull=True)
         .exclude(pbx_user_id__in=busy_user_ids)
-        .select_related("pbx_user")
+        .select_related("pbx_user", "pbx_user__state")
+        .annotate(seated=Exists(Seat.objects.filter(user_guid=OuterRef("pbx_user__guid"))))
         .order_by("pbx_user_id", "at", "pk")[:BATCH]
     )
     if not rows:
         return Planned([])
-    states = {s.pk: s for s in UserState.objects.filter(pk__in={r.pbx_user_id for r in rows if r.pbx_user_id})}
+    states = {r.pbx_user_id: _state_of(r.pbx_user) for r in rows if r.pbx_user_id}
     touched_triggers: list[Trigger] = []
     touched_states: dict[int, UserState] = {}
     plans: list[Plan] = []
     next_due: float | None = None
     config = engine_config()
     debounce = options.debounce_seconds
-    refusals = refusals_for(list({r.pbx_user.guid for r in rows if r.pbx_user_id}))
+    guids = {r.pbx_user.guid for r in rows if r.pbx_user_id}
+    refusals = refusals_for(list(guids), seated={r.pbx_user.guid for r in rows if r.pbx_user_id and r.seated})
 
     for user_id, group in groupby(rows, key=lambda r: r.pbx_user_id):
         triggers = list(group)
@@ -247,8 +260,8 @@ def plan_work(busy_user_ids: set[int]) -> Planned:
 
     with transaction.atomic():
         update_rows(Trigger, ["status", "reason", "decided_at", "decision"], touched_triggers)
-        for state in touched_states.values():
-            state.save()
+        update_rows(UserState, STATE_FIELDS, [s for s in touched_states.values() if not s._state.adding])
+        UserState.objects.bulk_create([s for s in touched_states.values() if s._state.adding])
     # A user who pressed a button waits for an answer, also when the answer is "nothing to do".
     presses = [
         (t.pbx_user_id, t.pk, t.status, t.reason)
@@ -285,11 +298,11 @@ def write_batch(ops: list[Applied | Reported]) -> dict[int, list[dict]]:
     plans = [op for op in ops if isinstance(op, Applied)]
     guids = {op.guid.lower() for op in ops if isinstance(op, Reported)}
     plan_users = {op.plan.user_id for op in plans}
-    users = PbxUser.objects.filter(Q(guid__in=guids) | Q(pk__in=plan_users))
-    users = users.only("pk", "guid", "presence", "presence_at")
+    users = PbxUser.objects.filter(Q(guid__in=guids) | Q(pk__in=plan_users)).select_related("state")
+    users = users.only("pk", "guid", "presence", "presence_at", *(f"state__{name}" for name in STATE_FIELDS))
     by_id = {u.pk: u for u in users}
     by_guid = {u.guid: u for u in by_id.values()}
-    states = {s.pk: s for s in UserState.objects.filter(pk__in=plan_users)}
+    states = {pk: state for pk in plan_users if pk in by_id and (state := _state_of(by_id[pk])) is not None}
     new_states: dict[int, UserState] = {}
     changed: dict[int, PbxUser] = {}
     reported: dict[int, list[dict]] = {}
