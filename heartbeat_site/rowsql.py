@@ -72,3 +72,50 @@ def insert_row(obj: models.Model, *, notify: str | None = None) -> int:
     obj._state.adding = False
     obj._state.db = connection.alias
     return pk
+
+
+class Columns:
+    """Some of a model's columns in a hand-written SELECT, and how their values become an instance.
+
+    For queries run on every planning round, where building the SQL through the ORM cost more than
+    running it: the SQL is written once, and rows go through the backend's and the fields' converters
+    (dates and booleans on SQLite, JSON) and the documented `Model.from_db`, as a queryset's would.
+    Columns left out are deferred (loaded on access).
+    """
+
+    def __init__(self, model: type[models.Model], alias: str, attnames: Iterable[str] | None = None):
+        wanted = set(attnames) if attnames is not None else None
+        self.model = model
+        self.alias = alias
+        self.fields = [f for f in model._meta.concrete_fields if wanted is None or f.attname in wanted]
+        self.attnames = [f.attname for f in self.fields]
+        self._converters: dict[str, list[tuple[int, list, models.Field]]] = {}
+
+    def select(self) -> str:
+        quote = connection.ops.quote_name
+        return ", ".join(f"{self.alias}.{quote(f.column)}" for f in self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def build(self, values: tuple | list) -> models.Model:
+        """An instance from this part of a row (values in `select()` order)."""
+        values = list(values)
+        for index, converters, col in self._converters_for_connection():
+            value = values[index]
+            for converter in converters:
+                value = converter(value, col, connection)
+            values[index] = value
+        return self.model.from_db(connection.alias, self.attnames, values)
+
+    def _converters_for_connection(self) -> list[tuple[int, list, models.Field]]:
+        found = self._converters.get(connection.vendor)
+        if found is None:
+            found = []
+            for index, field in enumerate(self.fields):
+                col = field.get_col(self.alias)
+                converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+                if converters:
+                    found.append((index, converters, col))
+            self._converters[connection.vendor] = found
+        return found

@@ -68,3 +68,26 @@ def test_update_rows_leaves_other_rows_and_columns_alone(alice):
     update_rows(Trigger, ["status"], [changed])
     assert dict(Trigger.objects.values_list("pk", "status")) == {changed.pk: "applied", untouched.pk: "queued"}
     assert Trigger.objects.get(pk=changed.pk).event == "lock"
+
+
+def test_columns_build_instances_like_a_queryset_and_defer_the_rest(alice):
+    from django.db import connection
+
+    from heartbeat_site.rowsql import Columns
+    from presence.models import PbxUser
+
+    at = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)
+    alice.presence, alice.presence_at, alice.active = [{"activity": "away"}], at, True
+    alice.save()
+    columns = Columns(PbxUser, "u", ["id", "guid", "presence", "presence_at", "active"])
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns.select()} FROM {PbxUser._meta.db_table} u")  # noqa: S608
+        user = columns.build(cursor.fetchone())
+    assert (user.pk, user.guid, user.presence, user.presence_at, user.active) == (
+        alice.pk,
+        alice.guid,
+        [{"activity": "away"}],
+        at,
+        True,
+    )
+    assert "h323" in user.get_deferred_fields() and user.h323 == "alice"  # loaded on access

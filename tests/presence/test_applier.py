@@ -74,3 +74,50 @@ def test_a_re_decided_trigger_the_pbx_already_shows_is_not_sent_again(alice):
     assert (row.status, row.reason) == ("skipped", "unchanged")
     state = UserState.objects.get(pk=alice.pk)
     assert (state.set_activity, state.set_note, state.manual_since) == ("away", "Logged off", None)
+
+
+def test_planning_leaves_out_users_in_flight_and_fails_triggers_without_a_user(alice, make_user):
+    bob = make_user("bob")
+    now = timezone.now()
+    for_alice = queued(alice, "logon", now)
+    for_bob = queued(bob, "logon", now)
+    orphan = Trigger.objects.create(source="api", event="logon", at=now, received_at=now, user_value="gone")
+
+    planned = applier.plan_work({alice.pk})
+
+    assert [p.trigger_id for p in planned.plans] == [for_bob.pk]
+    assert Trigger.objects.get(pk=for_alice.pk).status == "queued"  # decided once alice's SetPresence is answered
+    assert (Trigger.objects.get(pk=orphan.pk).status, Trigger.objects.get(pk=orphan.pk).reason) == (
+        "failed",
+        "no PBX user",
+    )
+
+
+def test_planning_skips_a_user_whose_licence_switch_is_off(alice, make_user):
+    carol = make_user("carol", licensed=False)
+    lock = queued(carol, "lock", timezone.now())
+
+    planned = applier.plan_work(set())
+
+    assert planned.plans == []
+    row = Trigger.objects.get(pk=lock.pk)
+    assert row.status == "skipped" and row.decision["error"] == "not_licensed"
+
+
+def test_planning_reads_and_writes_the_users_memory(alice):
+    start = timezone.now() - dt.timedelta(minutes=5)
+    UserState.objects.create(
+        user=alice, set_activity="", set_note="", set_at=start, last_event_at=start, heartbeat_lost_fired=True
+    )
+    alice.presence = tel("", "")
+    alice.save()
+    lock = queued(alice, "lock", start + dt.timedelta(minutes=1))
+    beat = queued(alice, "heartbeat", start + dt.timedelta(minutes=2))
+
+    planned = applier.plan_work(set())
+
+    assert [p.trigger_id for p in planned.plans] == [lock.pk]
+    assert planned.plans[0].memory.saved == applier.engine.Presence("", "")  # what unlock restores
+    state = UserState.objects.get(pk=alice.pk)
+    assert state.last_heartbeat_at == beat.at and state.heartbeat_lost_fired is False
+    assert Trigger.objects.get(pk=beat.pk).status == "skipped"
