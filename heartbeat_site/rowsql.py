@@ -90,10 +90,15 @@ class Columns:
         self.fields = [f for f in model._meta.concrete_fields if wanted is None or f.attname in wanted]
         self.attnames = [f.attname for f in self.fields]
         self._converters: dict[str, list[tuple[int, list, models.Field]]] = {}
+        self._select: dict[str, str] = {}
 
     def select(self) -> str:
-        quote = connection.ops.quote_name
-        return ", ".join(f"{self.alias}.{quote(f.column)}" for f in self.fields)
+        """The column list for the SELECT (`alias."column", …`)."""
+        found = self._select.get(connection.vendor)
+        if found is None:
+            quote = connection.ops.quote_name
+            found = self._select[connection.vendor] = ", ".join(f"{self.alias}.{quote(f.column)}" for f in self.fields)
+        return found
 
     def __len__(self) -> int:
         return len(self.fields)

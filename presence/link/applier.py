@@ -18,7 +18,6 @@ from itertools import groupby
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from heartbeat_site.rowsql import Columns, update_rows
@@ -166,11 +165,35 @@ def _queued(busy_user_ids: set[int]) -> tuple[list[Trigger], dict[int, UserState
     return triggers, states, seated
 
 
-def _state_of(user: PbxUser) -> UserState | None:
-    try:
-        return user.state
-    except UserState.DoesNotExist:
-        return None
+_REPORTED_USER = Columns(PbxUser, "u", ["id", "guid", "presence", "presence_at"])
+
+
+def _users_with_states(guids: set[str], ids: set[int]) -> tuple[dict[int, PbxUser], dict[int, UserState]]:
+    """The users named by guid or id, and the states of those named by id: one query (see _queued)."""
+    if not guids and not ids:
+        return {}, {}
+    quote = connection.ops.quote_name
+    where, params = [], []
+    for column, values in (("guid", sorted(guids)), ("id", sorted(ids))):
+        if values:
+            where.append(f"u.{quote(column)} IN ({', '.join(['%s'] * len(values))})")
+            params += values
+    sql = (
+        f"SELECT {_REPORTED_USER.select()}, {_STATE.select()} FROM {quote(PbxUser._meta.db_table)} u "  # noqa: S608
+        f"LEFT JOIN {quote(UserState._meta.db_table)} s ON s.{quote('user_id')} = u.{quote('id')} "
+        f"WHERE {' OR '.join(where)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    state_at = len(_REPORTED_USER)
+    users: dict[int, PbxUser] = {}
+    states: dict[int, UserState] = {}
+    for row in fetched:
+        user = users[row[0]] = _REPORTED_USER.build(row[:state_at])
+        if user.pk in ids and row[state_at] is not None:
+            states[user.pk] = _STATE.build(row[state_at:])
+    return users, states
 
 
 def plan_work(busy_user_ids: set[int]) -> Planned:
@@ -334,11 +357,8 @@ def write_batch(ops: list[Applied | Reported]) -> dict[int, list[dict]]:
     plans = [op for op in ops if isinstance(op, Applied)]
     guids = {op.guid.lower() for op in ops if isinstance(op, Reported)}
     plan_users = {op.plan.user_id for op in plans}
-    users = PbxUser.objects.filter(Q(guid__in=guids) | Q(pk__in=plan_users)).select_related("state")
-    users = users.only("pk", "guid", "presence", "presence_at", *(f"state__{name}" for name in STATE_FIELDS))
-    by_id = {u.pk: u for u in users}
+    by_id, states = _users_with_states(guids, plan_users)
     by_guid = {u.guid: u for u in by_id.values()}
-    states = {pk: state for pk in plan_users if pk in by_id and (state := _state_of(by_id[pk])) is not None}
     new_states: dict[int, UserState] = {}
     changed: dict[int, PbxUser] = {}
     reported: dict[int, list[dict]] = {}
