@@ -50,7 +50,8 @@ class PooledASGIHandler(ASGIHandler):
             response = await self.in_pool(self.respond)(scope, body_file)
             with contextlib.suppress(asyncio.CancelledError):  # the client went away meanwhile
                 await self.send_response(response, send)
-            await self.in_pool(response.close)()  # sends request_finished: connections are tidied here
+            if response.streaming:
+                await self.in_pool(response.close)()  # sends request_finished: connections are tidied here
         finally:
             body_file.close()
 
@@ -65,6 +66,10 @@ class PooledASGIHandler(ASGIHandler):
         response._handler_class = self.__class__
         if isinstance(response, FileResponse):
             response.block_size = self.chunk_size
+        if not response.streaming:
+            # The body is bytes by now: finish here (request_finished tidies this thread's database
+            # connections) rather than in a second hop to the pool after sending.
+            response.close()
         return response
 
 

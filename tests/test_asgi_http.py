@@ -6,8 +6,11 @@ import json
 import threading
 
 import pytest
+from asgiref.testing import ApplicationCommunicator
 from channels.testing import HttpCommunicator
 from django.core import signals
+from django.http import StreamingHttpResponse
+from django.urls import path
 
 from heartbeat_site.asgi_http import PooledASGIHandler
 
@@ -66,3 +69,42 @@ async def test_the_request_signals_run_on_the_pool_threads(handler):
         signals.request_finished.disconnect(finished)
     assert [event for event, _ in seen] == ["started", "finished"]
     assert all(name.startswith("http") for _, name in seen), seen
+
+
+def stream(request):
+    return StreamingHttpResponse(iter([b"one ", b"two"]))
+
+
+urlpatterns = [path("stream", stream)]
+
+
+@pytest.mark.urls(__name__)
+async def test_a_streamed_response_is_sent_whole_and_then_finished_on_the_pool(handler):
+    finished: list[str] = []
+
+    def on_finished(**kwargs):
+        finished.append(threading.current_thread().name)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/stream",
+        "query_string": b"",
+        "headers": [(b"host", b"localhost")],
+    }
+    communicator = ApplicationCommunicator(handler, scope)
+    await communicator.send_input({"type": "http.request", "body": b""})
+    signals.request_finished.connect(on_finished)
+    try:
+        start = await communicator.receive_output(timeout=10)
+        body = b""
+        while True:
+            message = await communicator.receive_output(timeout=10)
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await communicator.wait(timeout=10)
+    finally:
+        signals.request_finished.disconnect(on_finished)
+    assert start["status"] == 200 and body == b"one two"
+    assert len(finished) == 1 and finished[0].startswith("http")
