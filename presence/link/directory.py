@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from presence.models import LinkStatus, PbxUser, PbxUserEmail
@@ -69,4 +69,9 @@ def finish_initial_load(seen: set[str]) -> int:
     for start in range(0, len(gone), 5000):  # bounded IN lists (SQLite's variable limit)
         PbxUser.objects.filter(pk__in=gone[start : start + 5000]).update(active=False, updated_at=timezone.now())
     LinkStatus.objects.filter(pk=1).update(directory_synced_at=timezone.now())
+    if connection.vendor == "postgresql":
+        # Fresh statistics after a bulk load: PostgreSQL then re-plans the statements every process
+        # has prepared against the directory (a plan made while it was empty would scan it).
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {PbxUser._meta.db_table}, {PbxUserEmail._meta.db_table}")
     return len(gone)

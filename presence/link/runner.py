@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 from channels.routing import get_default_application
 from channels.worker import Worker
 from django.db import close_old_connections
+from django.db.backends.signals import connection_created
 
 from presence.link import lease
 from presence.link.handoff import LINK_CHANNEL
@@ -32,6 +33,20 @@ async def _try_acquire(holder: str) -> bool:
     return await sync_to_async(call, thread_sensitive=False)()
 
 
+def plan_each_query(sender, connection, **kwargs) -> None:
+    """The link worker's connections plan every statement for its values (PostgreSQL).
+
+    psycopg prepares statements used five times, and PostgreSQL may then keep one generic plan for
+    them. The worker's queries filter fast-growing tables on skewed values (queued triggers among
+    millions, a heartbeat cut-off, a directory filled while it syncs) where a plan made without the
+    values, or while a table was still empty, would scan the table. The API's few hot statements
+    keep their cached plans (they are what saves PostgreSQL's CPU per trigger).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET plan_cache_mode = force_custom_plan")
+
+
 async def hold_link(config: LinkConfig, stop: asyncio.Event, *, holder: str | None = None, poll: float = 1.0) -> None:
     """Stand by until the lease is ours, then run the link and the channel worker until `stop` is set.
 
@@ -39,6 +54,7 @@ async def hold_link(config: LinkConfig, stop: asyncio.Event, *, holder: str | No
     once — another worker may hold it now — and this worker goes back to standing by.
     """
     holder = holder or lease.holder_name()
+    connection_created.connect(plan_each_query, dispatch_uid="link-plan-each-query")
     while not stop.is_set():
         if not await _wait_for_lease(holder, stop, poll):
             return
