@@ -407,6 +407,23 @@ def write_batch(ops: list[Applied | Reported]) -> dict[int, list[dict]]:
     return reported
 
 
+def write_then_plan(ops: list[Applied | Reported], busy: set[int] | None) -> tuple[dict, Planned | None]:
+    """write_batch, then (busy given) plan_work: one trip to the link's database thread per round.
+
+    Users whose outcome was just written are no longer in flight. A failed planning is logged and
+    returns None, the written batch stays written (the next round plans again).
+    """
+    reported = write_batch(ops) if ops else {}
+    if busy is None:
+        return reported, None
+    answered = {op.plan.user_id for op in ops if isinstance(op, Applied)}
+    try:
+        return reported, plan_work(busy - answered)
+    except Exception:
+        logging.getLogger("presence.link").exception("planning queued triggers failed; retrying at the next sweep")
+        return reported, None
+
+
 def _with_contact(presence: list[dict], target: engine.Presence) -> list[dict]:
     contact = settings.PBX_CONTACT
     others = [p for p in presence or [] if p.get("contact") != contact]

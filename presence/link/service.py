@@ -191,15 +191,12 @@ class LinkService:
                 await asyncio.sleep(0.05)
                 self.wake()
                 continue
-            # Decide on what the PBX has told us so far: every report received is stored first.
+            # Decide on what the PBX has told us so far: every report received is stored first, in
+            # the same call to the database thread as the planning.
             await self.client.flush_events()
-            if not await self._write_pending():
-                continue
             self._planned_at = time.monotonic()
-            try:
-                planned = await self.db(applier.plan_work, set(self._busy))
-            except Exception:
-                log.exception("planning queued triggers failed; retrying at the next sweep")
+            written, planned = await self._write_pending_then_plan(set(self._busy))
+            if not written or planned is None:
                 continue
             for user_id, trigger_id, status, reason in planned.settled_presses:
                 await self._group_send(user_id, outcome_message(trigger_id, status, reason))
@@ -265,16 +262,28 @@ class LinkService:
 
     async def _write_pending(self) -> bool:
         """Write what is queued now, in order; False when the database refused (kept for a retry)."""
+        written, _ = await self._write_pending_then_plan(None)
+        return written
+
+    async def _write_pending_then_plan(self, busy: set[int] | None) -> tuple[bool, applier.Planned | None]:
+        """Write what is queued now and, given the users in flight, plan: one database-thread call.
+
+        Returns (written, planned); planned is None when not asked for or when planning failed.
+        """
         async with self._write_lock:
             batch, self._writes = self._writes, []
-            if not batch:
-                return True
+            if not batch and busy is None:
+                return True, None
             try:
-                reported = await self.db(applier.write_batch, batch)
+                reported, planned = await self.db(applier.write_then_plan, batch, busy)
             except Exception:
                 log.exception("writing %s outcome(s)/presence report(s) failed; retrying", len(batch))
                 self._writes = batch + self._writes
-                return False
+                return False, None
+        await self._after_write(batch, reported)
+        return True, planned
+
+    async def _after_write(self, batch: list, reported: dict[int, list[dict]]) -> None:
         from heartbeat_site import metrics
 
         for op in batch:
@@ -285,7 +294,6 @@ class LinkService:
                     await self._group_send(op.plan.user_id, outcome_message(op.plan.trigger_id, "applied", ""))
         for user_id, presence in reported.items():
             await self._group_send(user_id, presence_message(presence, settings.PBX_CONTACT))
-        return True
 
     def _subscriptions_settling(self) -> bool:
         """Right after a (re)connect, decide nothing until the PBX has told us everyone's presence.

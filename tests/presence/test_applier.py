@@ -121,3 +121,20 @@ def test_planning_reads_and_writes_the_users_memory(alice):
     state = UserState.objects.get(pk=alice.pk)
     assert state.last_heartbeat_at == beat.at and state.heartbeat_lost_fired is False
     assert Trigger.objects.get(pk=beat.pk).status == "skipped"
+
+
+def test_a_user_whose_answer_is_written_is_planned_again_in_the_same_round(alice, make_user):
+    bob = make_user("bob")
+    start = timezone.now() - dt.timedelta(minutes=1)
+    first = applier.plan_work(set()).plans
+    assert first == []  # nothing queued yet
+    logon = queued(alice, "logon", start)
+    (sent,) = applier.plan_work(set()).plans
+    lock = queued(alice, "lock", start + dt.timedelta(seconds=10))
+    for_bob = queued(bob, "logon", start + dt.timedelta(seconds=10))
+
+    reported, planned = applier.write_then_plan([applier.Applied(sent, timezone.now())], {alice.pk, bob.pk})
+
+    assert reported == {} and Trigger.objects.get(pk=logon.pk).status == "applied"
+    assert [p.trigger_id for p in planned.plans] == [lock.pk]  # bob's SetPresence is still in flight
+    assert Trigger.objects.get(pk=for_bob.pk).status == "queued"
