@@ -34,7 +34,11 @@ from presence.pbx import (
 
 log = logging.getLogger("presence.link")
 SWEEP_SECONDS = 1.0  # the database is swept this often even without a channel message
-PLAN_INTERVAL = 0.005  # seconds between two planning rounds at most (batches form under load)
+# Seconds between two planning rounds, at most: wake-ups arriving meanwhile join the next round. The
+# pause grows with the last round's size, so a light load is planned at once and a heavy one in
+# batches (each round costs the same few queries however many triggers it decides).
+PLAN_PAUSE_PER_TRIGGER = 0.001
+PLAN_INTERVAL = 0.005
 STATUS_SECONDS = 2.0
 RECONCILE_SECONDS = 15.0
 
@@ -82,6 +86,7 @@ class LinkService:
         self._wanted_count = 0
         self._tidied_at = 0.0
         self._planned_at = 0.0
+        self._plan_pause = PLAN_INTERVAL
 
     # ---- plumbing -------------------------------------------------------------------------------
     async def db(self, fn, *args, **kwargs):
@@ -179,9 +184,7 @@ class LinkService:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=SWEEP_SECONDS)
-            # Under load, plan at most every PLAN_INTERVAL: each round costs the same few queries
-            # however many triggers it decides, so wake-ups arriving meanwhile join this round.
-            wait = self._planned_at + PLAN_INTERVAL - time.monotonic()
+            wait = self._planned_at + self._plan_pause - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             self._wake.clear()
@@ -198,6 +201,7 @@ class LinkService:
             written, planned = await self._write_pending_then_plan(set(self._busy))
             if not written or planned is None:
                 continue
+            self._plan_pause = min(PLAN_INTERVAL, PLAN_PAUSE_PER_TRIGGER * max(1, len(planned.plans)))
             for user_id, trigger_id, status, reason in planned.settled_presses:
                 await self._group_send(user_id, outcome_message(trigger_id, status, reason))
             for plan in planned.plans:
