@@ -9,13 +9,11 @@ import pytest
 from django.db import connection
 
 from presence.link import listen
+from tests.postgresql import only_on_postgresql
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="PostgreSQL's backend (run with `python -m tests.services -- pytest …`)",
-    ),
+    only_on_postgresql("PostgreSQL's backend"),
 ]
 
 

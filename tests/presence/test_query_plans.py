@@ -16,14 +16,12 @@ from django.db.backends.signals import connection_created
 
 from presence.link import applier, directory, runner
 from presence.pbx import LinkConfig
+from tests.postgresql import only_on_postgresql
 from triggers.models import Trigger
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="plan caching is PostgreSQL's (run with `python -m tests.services -- pytest …`)",
-    ),
+    only_on_postgresql("plan caching is PostgreSQL's"),
 ]
 
 

@@ -14,14 +14,12 @@ from django.db import connection, transaction
 from heartbeat_site.rowsql import insert_row
 from presence.link import listen
 from presence.link.handoff import NOTIFY_CHANNEL, hand_to_link
+from tests.postgresql import only_on_postgresql
 from triggers.models import Trigger
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="LISTEN/NOTIFY is PostgreSQL's (run with `python -m tests.services -- pytest …`)",
-    ),
+    only_on_postgresql("LISTEN/NOTIFY is PostgreSQL's"),
 ]
 
 
