@@ -10,3 +10,10 @@ def only_on_postgresql(why: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(
         connection.vendor != "postgresql", reason=f"{why} (run with `python -m tests.services -- pytest …`)"
     )
+
+
+def scalar(sql: str, params: list | tuple = ()) -> object:
+    """The single value a query returns, on this test's own connection."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from presence.link import listen
-from tests.postgresql import only_on_postgresql
+from tests.postgresql import only_on_postgresql, scalar
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -18,9 +18,7 @@ pytestmark = [
 
 
 def backend_pid() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
+    return scalar("SELECT pg_backend_pid()")
 
 
 def test_the_project_uses_the_backend_with_the_socket_health_check():

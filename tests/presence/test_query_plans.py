@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.db.backends.signals import connection_created
 
 from presence.link import applier, directory, runner
 from presence.pbx import LinkConfig
-from tests.postgresql import only_on_postgresql
+from tests.postgresql import only_on_postgresql, scalar
 from triggers.models import Trigger
 
 pytestmark = [
@@ -26,9 +26,7 @@ pytestmark = [
 
 
 def plan_cache_mode() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW plan_cache_mode")
-        return cursor.fetchone()[0]
+    return scalar("SHOW plan_cache_mode")
 
 
 @pytest.fixture
@@ -52,9 +50,8 @@ def test_the_link_workers_connections_plan_each_query(fresh_connection):
 
 def test_a_full_directory_load_refreshes_the_statistics(alice):
     directory.finish_initial_load({alice.guid})
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", ["presence_pbxuser"])
-        assert cursor.fetchone()[0] == 1  # counted by ANALYZE (-1: never analysed)
+    # counted by ANALYZE (-1: never analysed)
+    assert scalar("SELECT reltuples FROM pg_class WHERE relname = %s", ["presence_pbxuser"]) == 1
 
 
 def test_the_queue_depth_counts_queued_triggers_only(alice):
