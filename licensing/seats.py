@@ -42,6 +42,13 @@ class SeatLimitExceeded(Exception):
 _SEAT_SQL = f"SELECT 1 FROM {Seat._meta.db_table} WHERE user_guid = %s"  # noqa: S608
 
 
+def seated_sql(guid_column: str) -> str:
+    """An SQL EXISTS that is true when the user whose guid is in `guid_column` has a seat: for
+    hand-written queries that read the licence switch along with the user (identity matching, the
+    link worker's planning) instead of asking in a query of their own."""
+    return f"EXISTS (SELECT 1 FROM {Seat._meta.db_table} seat WHERE seat.user_guid = {guid_column})"  # noqa: S608
+
+
 def is_licensed(user_guid: str) -> bool:
     # Written out: it runs for every trigger, and the ORM's exists() cost 3× the query itself.
     with connection.cursor() as cursor:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from licensing.models import Seat
+from licensing.seats import seated_sql
 from presence.models import PbxUser, PbxUserEmail
 
 STAGES = ("login name", "e-mail", "number", "login name without domain")
@@ -62,11 +62,10 @@ _COLUMNS = [f.attname for f in PbxUser._meta.concrete_fields if f.attname in _LO
 _H323_KEY, _E164_KEY = _COLUMNS.index("h323_key"), _COLUMNS.index("e164_key")
 # Whether the user's licence switch is on comes along: the trigger API asks it next, and one round
 # trip fewer per trigger is worth knowing the licensing app's table name here.
-_SEATED = f"EXISTS (SELECT 1 FROM {Seat._meta.db_table} s WHERE s.user_guid = {{t}}guid)"  # noqa: S608
 _CANDIDATES_SQL = (
-    f"SELECT {', '.join(_COLUMNS)}, {_SEATED.format(t='')}, 0 FROM {_USERS} "  # noqa: S608
+    f"SELECT {', '.join(_COLUMNS)}, {seated_sql('guid')}, 0 FROM {_USERS} "  # noqa: S608
     "WHERE active = TRUE AND (h323_key IN (%s, %s) OR e164_key = %s) "
-    f"UNION ALL SELECT {', '.join('u.' + c for c in _COLUMNS)}, {_SEATED.format(t='u.')}, 1 FROM {_USERS} u "
+    f"UNION ALL SELECT {', '.join('u.' + c for c in _COLUMNS)}, {seated_sql('u.guid')}, 1 FROM {_USERS} u "
     f"JOIN {_EMAILS} e ON e.user_id = u.id WHERE u.active = TRUE AND e.email = %s "
     "LIMIT 40"
 )

@@ -11,6 +11,7 @@ target (written as `decision["after"]` before SetPresence goes out) is passed to
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -21,8 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from heartbeat_site.rowsql import Columns, update_rows
-from licensing.models import Seat
-from licensing.seats import refusals_for
+from licensing.seats import refusals_for, seated_sql
 from presence import engine
 from presence.engine_models import (
     MEMORY_FIELDS,
@@ -36,6 +36,7 @@ from presence.models import PbxUser, Preset, ServiceSettings, UserState
 from triggers.models import Trigger
 
 log = logging.getLogger("presence.decision")
+link_log = logging.getLogger("presence.link")
 BATCH = 2000
 STATE_FIELDS = [*MEMORY_FIELDS, "last_heartbeat_at", "heartbeat_lost_fired"]
 _config_cache: tuple[float, engine.EngineConfig] | None = None
@@ -128,15 +129,12 @@ _USER = Columns(PbxUser, "u", ["id", "guid", "h323", "cn", "presence", "presence
 _STATE = Columns(UserState, "s")
 
 
-def _queued(busy_user_ids: set[int]) -> tuple[list[Trigger], dict[int, UserState | None], set[str]]:
-    """Undecided queued triggers (users in flight left out), each with its user; the users' states;
-    the guids of those with a seat. One query, its SQL written once: under a steady load a planning
-    round holds a few triggers, and building this through the ORM (select_related, an EXISTS
-    annotation) cost more CPU than running it (profile_paths, rounds of 5)."""
+@functools.cache
+def _queued_sql(vendor: str) -> str:
+    """The fixed part of _queued's query (per database vendor: quoting differs)."""
     quote = connection.ops.quote_name
-    sql = (
-        f"SELECT {_TRIGGER.select()}, {_USER.select()}, {_STATE.select()}, "  # noqa: S608
-        f"EXISTS (SELECT 1 FROM {quote(Seat._meta.db_table)} x WHERE x.{quote('user_guid')} = u.{quote('guid')}) "
+    return (
+        f"SELECT {_TRIGGER.select()}, {_USER.select()}, {_STATE.select()}, {seated_sql('u.' + quote('guid'))} "  # noqa: S608
         f"FROM {quote(Trigger._meta.db_table)} t "
         f"LEFT JOIN {quote(PbxUser._meta.db_table)} u ON u.{quote('id')} = t.{quote('pbx_user_id')} "
         f"LEFT JOIN {quote(UserState._meta.db_table)} s ON s.{quote('user_id')} = u.{quote('id')} "
@@ -144,6 +142,15 @@ def _queued(busy_user_ids: set[int]) -> tuple[list[Trigger], dict[int, UserState
         # rows of the whole log it selects.
         f"WHERE t.{quote('status')} = '{Trigger.Status.QUEUED}' AND t.{quote('decided_at')} IS NULL"
     )
+
+
+def _queued(busy_user_ids: set[int]) -> tuple[list[Trigger], dict[int, UserState | None], set[str]]:
+    """Undecided queued triggers (users in flight left out), each with its user; the users' states;
+    the guids of those with a seat. One query, its SQL written once: under a steady load a planning
+    round holds a few triggers, and building this through the ORM (select_related, an EXISTS
+    annotation) cost more CPU than running it (profile_paths, rounds of 5)."""
+    quote = connection.ops.quote_name
+    sql = _queued_sql(connection.vendor)
     params: list = []
     if busy_user_ids:
         placeholders = ", ".join(["%s"] * len(busy_user_ids))
@@ -420,7 +427,7 @@ def write_then_plan(ops: list[Applied | Reported], busy: set[int] | None) -> tup
     try:
         return reported, plan_work(busy - answered)
     except Exception:
-        logging.getLogger("presence.link").exception("planning queued triggers failed; retrying at the next sweep")
+        link_log.exception("planning queued triggers failed; retrying at the next sweep")
         return reported, None
 
 
