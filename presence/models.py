@@ -7,6 +7,7 @@ import datetime as dt
 import re
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -387,3 +388,26 @@ class LinkStatus(models.Model):
             "directory_synced_at": self.directory_synced_at.isoformat() if self.directory_synced_at else None,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
         }
+
+
+class AccountLink(models.Model):
+    """A Django account that belongs to a PBX user, and which sign-in created it.
+
+    Sign-ins that someone else vouches for (a proxy's `Remote-User` header, the PBX for a myApps app)
+    may only enter accounts listed here: never an account made by hand, a staff member or a superuser
+    that nobody linked.
+    """
+
+    class Origin(models.TextChoices):
+        SSO = "sso", "Proxy single sign-on"
+        MYAPPS_ADMIN = "myapps-admin", "myApps admin app"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pbx_link")
+    pbx_guid = models.CharField(
+        "PBX user GUID", max_length=64, blank=True, db_index=True, help_text="Empty until the name matches a PBX user."
+    )
+    origin = models.CharField(max_length=16, choices=Origin.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_origin_display()})"
