@@ -19,7 +19,6 @@ def seed_demo(logins: list[str]) -> str | None:
     """Licence the demo users and create a demo API key, once. None while they are not replicated yet."""
     from licensing import seats
     from licensing.models import Seat
-    from presence.link.handoff import send_to_link
     from presence.models import PbxUser
     from triggers.models import ApiKey
     from triggers.recipes import trigger_url
@@ -36,7 +35,6 @@ def seed_demo(logins: list[str]) -> str | None:
             except seats.SeatLimitExceeded:
                 break
         if granted:
-            send_to_link({"type": "seats.changed"})
             lines.append(f"Demo: licence switched on for {granted} demo user(s).")
     if not ApiKey.objects.exists():
         _, clear = ApiKey.create("demo (make run)")

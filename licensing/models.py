@@ -28,6 +28,9 @@ class Installation(models.Model):
 
     instance_id = models.CharField(max_length=40, unique=True, default=new_instance_id, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Counts every change of seats or licence (licensing.state.announce): a process that cannot hear
+    # this one's signal (the link worker elsewhere) polls it to notice changes within a second.
+    revision = models.PositiveBigIntegerField(default=0, editable=False)
 
     def __str__(self) -> str:
         return self.instance_id
@@ -119,7 +122,7 @@ class Licence(models.Model):
     @classmethod
     def enter(cls, token: str, *, by=None) -> Licence:
         """Make `token` the active licence (history kept); InvalidLicence and nothing changed otherwise."""
-        from licensing.state import invalidate
+        from licensing.state import announce
 
         token = "".join(token.split())
         with transaction.atomic():
@@ -127,7 +130,7 @@ class Licence(models.Model):
             Installation.lock()
             terms = cls.examine(token)
             licence = cls.store(token, terms, by=by)
-            invalidate()
+            announce()
         return licence
 
     @classmethod

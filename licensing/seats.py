@@ -9,7 +9,7 @@ from django.db import connection, transaction
 
 from licensing import tokens, trust
 from licensing.models import Installation, Licence, Seat
-from licensing.state import BLOCKING_STATES, invalidate, licence_state, licence_status
+from licensing.state import BLOCKING_STATES, announce, licence_state, licence_status
 
 # Keeps every IN (…) list well below SQLite's and PostgreSQL's bound-parameter limits, so that
 # "select all 50,000 users → license selected" works on both.
@@ -133,7 +133,7 @@ def set_switch(user_guids: Iterable[str], on: bool, by=None) -> int:
         else:
             changed = sum(Seat.objects.filter(user_guid__in=part).delete()[0] for part in _chunks(guids))
         if changed:
-            invalidate()
+            announce()
     return changed
 
 

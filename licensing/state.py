@@ -18,6 +18,8 @@ import time
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
+from django.dispatch import Signal
 from django.utils import timezone
 
 from licensing import tokens, trust
@@ -35,6 +37,34 @@ log = logging.getLogger("licensing")
 def local_today() -> dt.date:
     """Licence dates are days in the installation's time zone (TIME_ZONE)."""
     return timezone.localdate()
+
+
+# Sent in this process once a change of seats or licence is committed. Other processes notice the
+# change through `revision()` (the link worker polls it), so no receiver needs to reach them.
+licence_changed = Signal()
+
+
+def announce() -> None:
+    """Seats or the licence changed (call inside the changing transaction): every process hears of it."""
+    from licensing.models import Installation
+
+    Installation.current()
+    Installation.objects.filter(pk=1).update(revision=F("revision") + 1)
+    invalidate()
+    transaction.on_commit(lambda: licence_changed.send(sender=Installation))
+
+
+def revision() -> int:
+    """The count of licence and seat changes so far (see `announce`)."""
+    from licensing.models import Installation
+
+    found = Installation.objects.filter(pk=1).values_list("revision", flat=True).first()
+    return found or 0
+
+
+def forget() -> None:
+    """Drop this process's cached licence state (another process changed it)."""
+    _forget()
 
 
 def invalidate() -> None:

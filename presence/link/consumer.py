@@ -21,7 +21,3 @@ class PbxLinkConsumer(AsyncConsumer):
     async def trigger_queued(self, message: dict) -> None:
         if LinkService.running is not None:
             LinkService.running.wake()
-
-    async def seats_changed(self, message: dict) -> None:
-        if LinkService.running is not None:
-            LinkService.running.subscriptions_changed()

@@ -22,7 +22,7 @@ How a message is sent depends on the layer:
 one message after the newest commit is enough. On a cross-process layer those wake-ups are
 coalesced per process — one send in flight, and one more after it if triggers were committed
 meanwhile — and the request does not wait for Redis (one RedisChannelLayer send is four round trips).
-Other messages (`seats.changed`) are rare and are sent and waited for one by one.
+Licence changes do not travel this way: the worker reads the licence revision from the database.
 """
 
 from __future__ import annotations
@@ -83,20 +83,6 @@ def _notify_link() -> None:
         cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
 
 
-def send_to_link(message: dict) -> None:
-    """Send one message to the link worker and wait until the layer has it."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    if isinstance(layer, InMemoryChannelLayer):
-        _send_in_process(layer, message)
-        return
-    try:
-        _sender().send(layer, message)
-    except Exception as exc:  # the layer is full or down: the sweep will pick the work up
-        _warn(exc)
-
-
 def _send_in_process(layer, message: dict) -> None:
     try:
         async_to_sync(layer.send)(LINK_CHANNEL, message)
@@ -124,10 +110,6 @@ class _Sender:
         self._lock = threading.Lock()
         self._in_flight = False
         self._again = False
-
-    def send(self, layer, message: dict) -> None:
-        future = asyncio.run_coroutine_threadsafe(self._send(layer, message), self.loop)
-        future.result(timeout=SEND_TIMEOUT + 0.5)
 
     @staticmethod
     async def _send(layer, message: dict) -> None:
