@@ -14,6 +14,7 @@ import datetime as dt
 import functools
 import logging
 import time
+from collections.abc import Container
 from dataclasses import dataclass, field
 from itertools import groupby
 
@@ -29,8 +30,8 @@ from presence.engine_models import (
     apply_memory,
     config_from_models,
     memory_from_state,
-    presence_from_json,
     presence_to_json,
+    sent_from_decision,
 )
 from presence.models import PbxUser, Preset, ServiceSettings, UserState
 from triggers.models import Trigger
@@ -86,10 +87,14 @@ def queue_depth() -> int:
         return cursor.fetchone()[0]
 
 
-def current_presence(user: PbxUser) -> engine.Presence | None:
-    entry = user.contact(settings.PBX_CONTACT)
-    if not entry:
+def current_presence(user: PbxUser, known: bool = True) -> engine.Presence | None:
+    """What the PBX shows for the user (`tel:`); None when it has not reported the user (`known` False).
+
+    A report without a `tel:` entry means nothing is set there: available, no note.
+    """
+    if not known:
         return None
+    entry = user.contact(settings.PBX_CONTACT)
     return engine.Presence(activity=entry.get("activity") or "", note=entry.get("note") or "")
 
 
@@ -122,6 +127,7 @@ class Planned:
     due_in: float | None = None  # seconds until a held-back lock is due
     more: bool = False  # the batch was full: plan again at once
     settled_presses: list[tuple[int, int, str, str]] = field(default_factory=list)  # (user, trigger, status, reason)
+    waiting: list[str] = field(default_factory=list)  # guids held until the PBX reports their presence
 
 
 _TRIGGER = Columns(Trigger, "t")
@@ -209,8 +215,13 @@ def _users_with_states(guids: set[str], ids: set[int]) -> tuple[dict[int, PbxUse
     return users, states
 
 
-def plan_work(busy_user_ids: set[int]) -> Planned:
-    """Decide queued triggers (a batch, oldest users first)."""
+def plan_work(busy_user_ids: set[int], known: Container[str], waited_out: Container[str] = ()) -> Planned:
+    """Decide queued triggers (a batch, oldest users first).
+
+    Known before decided: a user's trigger is decided only once the PBX has reported their presence
+    on this connection (`known`, guids), or once the worker gave up waiting for it (`waited_out`);
+    until then it stays queued and the user is listed in `Planned.waiting`.
+    """
     now = timezone.now()
     options = ServiceSettings.current()
     rows, states, seated = _queued(busy_user_ids)
@@ -219,6 +230,7 @@ def plan_work(busy_user_ids: set[int]) -> Planned:
     touched_triggers: list[Trigger] = []
     touched_states: dict[int, UserState] = {}
     plans: list[Plan] = []
+    waiting: list[str] = []
     next_due: float | None = None
     config = engine_config()
     debounce = options.debounce_seconds
@@ -233,7 +245,7 @@ def plan_work(busy_user_ids: set[int]) -> Planned:
             continue
         user = triggers[0].pbx_user
         # Sent by an earlier round (its "after" is written before SetPresence goes out), never confirmed.
-        unconfirmed = tuple(filter(None, (presence_from_json((t.decision or {}).get("after")) for t in triggers)))
+        unconfirmed = tuple(filter(None, (sent_from_decision(t.decision) for t in triggers)))
         state = states.get(user_id) or UserState(user=user)
         states[user_id] = state
 
@@ -288,7 +300,11 @@ def plan_work(busy_user_ids: set[int]) -> Planned:
             touched_triggers.append(newest)
             continue
 
-        current = current_presence(user)
+        presence_known = user.guid in known
+        if not presence_known and user.guid not in waited_out:
+            waiting.append(user.guid)  # stays queued: decided once the PBX reports (or the wait ends)
+            continue
+        current = current_presence(user, presence_known)
         memory = memory_from_state(state)
         preset = _button_preset(newest) if newest.source == Trigger.Source.BUTTON else None
         decision = engine.decide(
@@ -301,11 +317,22 @@ def plan_work(busy_user_ids: set[int]) -> Planned:
             now,
             unconfirmed,
         )
+        own = sent_from_decision(newest.decision)
+        if own is not None and current is not None and current.same_as(own.target):
+            # Sent before the link (or the worker) went away, and the PBX shows it: it was applied, only
+            # its answer was lost. The trigger keeps the decision it was sent with; the engine adopted it.
+            newest.status, newest.decided_at, newest.applied_at = Trigger.Status.APPLIED, now, now
+            newest.reason = "applied; the PBX's answer was lost with the link"
+            touched_triggers.append(newest)
+            apply_memory(state, decision.memory)
+            touched_states[user_id] = state
+            continue
         details = {
             "rule": decision.rule,
             "preset": decision.preset,
             "before": presence_to_json(decision.before),
             "after": presence_to_json(decision.target),
+            "set_by": decision.memory.set_by if decision.target is not None else "",
         }
         if decision.outcome == "set" and decision.target is not None:
             newest.decided_at = now
@@ -331,7 +358,7 @@ def plan_work(busy_user_ids: set[int]) -> Planned:
             touched_states[user_id] = state
 
     with transaction.atomic():
-        update_rows(Trigger, ["status", "reason", "decided_at", "decision"], touched_triggers)
+        update_rows(Trigger, ["status", "reason", "decided_at", "applied_at", "decision"], touched_triggers)
         update_rows(UserState, STATE_FIELDS, [s for s in touched_states.values() if not s._state.adding])
         UserState.objects.bulk_create([s for s in touched_states.values() if s._state.adding])
     # A user who pressed a button waits for an answer, also when the answer is "nothing to do".
@@ -340,7 +367,7 @@ def plan_work(busy_user_ids: set[int]) -> Planned:
         for t in touched_triggers
         if t.source == Trigger.Source.BUTTON and t.status != Trigger.Status.QUEUED and t.pbx_user_id
     ]
-    return Planned(plans, next_due, len(rows) == BATCH, presses)
+    return Planned(plans, next_due, len(rows) == BATCH, presses, waiting)
 
 
 @dataclass(frozen=True)
@@ -414,7 +441,9 @@ def write_batch(ops: list[Applied | Reported]) -> dict[int, list[dict]]:
     return reported
 
 
-def write_then_plan(ops: list[Applied | Reported], busy: set[int] | None) -> tuple[dict, Planned | None]:
+def write_then_plan(
+    ops: list[Applied | Reported], busy: set[int] | None, known: Container[str] = (), waited_out: Container[str] = ()
+) -> tuple[dict, Planned | None]:
     """write_batch, then (busy given) plan_work: one trip to the link's database thread per round.
 
     Users whose outcome was just written are no longer in flight. A failed planning is logged and
@@ -425,7 +454,7 @@ def write_then_plan(ops: list[Applied | Reported], busy: set[int] | None) -> tup
         return reported, None
     answered = {op.plan.user_id for op in ops if isinstance(op, Applied)}
     try:
-        return reported, plan_work(busy - answered)
+        return reported, plan_work(busy - answered, known, waited_out)
     except Exception:
         link_log.exception("planning queued triggers failed; retrying at the next sweep")
         return reported, None

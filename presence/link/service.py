@@ -20,6 +20,8 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from licensing.state import forget as forget_licence_state
+from licensing.state import revision
 from presence.link import applier, directory, lease, listen
 from presence.link.notify import outcome_message, presence_group, presence_message
 from presence.models import LinkStatus
@@ -41,6 +43,10 @@ PLAN_PAUSE_PER_TRIGGER = 0.001
 PLAN_INTERVAL = 0.005
 STATUS_SECONDS = 2.0
 RECONCILE_SECONDS = 15.0
+# How long a trigger waits for the PBX to report its user's presence before it is decided without it.
+PRESENCE_WAIT_SECONDS = 3.0
+# How often the licence revision is read: a change made in another process reaches the link within this.
+LICENCE_POLL_SECONDS = 0.5
 
 
 def link_config(url: str | None = None, password: str | None = None) -> LinkConfig:
@@ -68,6 +74,7 @@ class LinkService:
         self.client = PbxClient(config, self)
         self.db_thread = ThreadPoolExecutor(1, thread_name_prefix="pbx-link-db")
         self._wake = asyncio.Event()
+        self._licence_poke = asyncio.Event()
         self._stopping = asyncio.Event()
         self._busy: set[int] = set()
         self._in_flight_ids: set[int] = set()
@@ -81,9 +88,9 @@ class LinkService:
         self._since: dt.datetime | None = None
         self._last_error = ""
         self.lease_lost = False
-        self._settle_until = 0.0
-        self._reported_since_connect: set[str] = set()
-        self._wanted_count = 0
+        self._waiting: dict[str, float] = {}  # guid -> when its first trigger started waiting (monotonic)
+        self._wanted: dict[str, str] = {}
+        self._licence_revision: int | None = None
         self._tidied_at = 0.0
         self._planned_at = 0.0
         self._plan_pause = PLAN_INTERVAL
@@ -119,7 +126,7 @@ class LinkService:
 
     async def _resubscribe(self) -> None:
         wanted = await self.db(applier.licensed_subscriptions)
-        self._wanted_count = len(wanted)
+        self._wanted = wanted
         self.client.want_subscriptions(wanted)
 
     async def _group_send(self, user_id: int, message: dict) -> None:
@@ -136,6 +143,9 @@ class LinkService:
         """Run until stop() or until the lease is lost."""
         self.loop = asyncio.get_running_loop()
         LinkService.running = self
+        # A holder that died left its state behind ("connected"): this holder's truth starts here.
+        self._since = timezone.now()
+        await self.db(self._write_status)
         reset = await self.db(applier.reset_claims)
         if reset:
             log.info("%s trigger(s) decided by a previous worker but never answered: deciding them again", reset)
@@ -144,6 +154,7 @@ class LinkService:
             asyncio.ensure_future(self._drain_loop()),
             asyncio.ensure_future(self._status_loop()),
             asyncio.ensure_future(self._heartbeat_loop()),
+            asyncio.ensure_future(self._licence_loop()),
         ]
         if connection.vendor == "postgresql":
             tasks.append(asyncio.ensure_future(listen.listen_for_wakeups(self.wake, listen.listen_params())))
@@ -190,17 +201,19 @@ class LinkService:
             self._wake.clear()
             if not self.client.connected:
                 continue  # triggers stay queued; applied after reconnect
-            if self._subscriptions_settling():
-                await asyncio.sleep(0.05)
-                self.wake()
-                continue
-            # Decide on what the PBX has told us so far: every report received is stored first, in
-            # the same call to the database thread as the planning.
+            # Decide on what the PBX has told us so far on this connection: every report received is
+            # stored first, in the same call to the database thread as the planning. A user it has not
+            # reported yet waits (known before decided).
+            known = self.client.reported()
             await self.client.flush_events()
             self._planned_at = time.monotonic()
-            written, planned = await self._write_pending_then_plan(set(self._busy))
+            waited_out = self._waited_out()
+            written, planned = await self._write_pending_then_plan(set(self._busy), known, waited_out)
             if not written or planned is None:
                 continue
+            for guid in waited_out:
+                self._waiting.pop(guid, None)
+            self._hold(planned.waiting)
             self._plan_pause = min(PLAN_INTERVAL, PLAN_PAUSE_PER_TRIGGER * max(1, len(planned.plans)))
             for user_id, trigger_id, status, reason in planned.settled_presses:
                 await self._group_send(user_id, outcome_message(trigger_id, status, reason))
@@ -269,7 +282,9 @@ class LinkService:
         written, _ = await self._write_pending_then_plan(None)
         return written
 
-    async def _write_pending_then_plan(self, busy: set[int] | None) -> tuple[bool, applier.Planned | None]:
+    async def _write_pending_then_plan(
+        self, busy: set[int] | None, known: frozenset[str] = frozenset(), waited_out: frozenset[str] = frozenset()
+    ) -> tuple[bool, applier.Planned | None]:
         """Write what is queued now and, given the users in flight, plan: one database-thread call.
 
         Returns (written, planned); planned is None when not asked for or when planning failed.
@@ -279,7 +294,7 @@ class LinkService:
             if not batch and busy is None:
                 return True, None
             try:
-                reported, planned = await self.db(applier.write_then_plan, batch, busy)
+                reported, planned = await self.db(applier.write_then_plan, batch, busy, known, waited_out)
             except Exception:
                 log.exception("writing %s outcome(s)/presence report(s) failed; retrying", len(batch))
                 self._writes = batch + self._writes
@@ -299,15 +314,51 @@ class LinkService:
         for user_id, presence in reported.items():
             await self._group_send(user_id, presence_message(presence, settings.PBX_CONTACT))
 
-    def _subscriptions_settling(self) -> bool:
-        """Right after a (re)connect, decide nothing until the PBX has told us everyone's presence.
+    # ---- known before decided ---------------------------------------------------------------------
+    def _waited_out(self) -> frozenset[str]:
+        """Users whose trigger waited PRESENCE_WAIT_SECONDS for a report in vain: decide without it."""
+        now = time.monotonic()
+        return frozenset(g for g, since in self._waiting.items() if now - since >= PRESENCE_WAIT_SECONDS)
 
-        Deciding on a stale cache could resend what the PBX already shows (e.g. a SetPresence whose
-        answer was lost with the old socket) or miss a change made by hand meanwhile. Bounded: 3 s.
-        """
-        if time.monotonic() > self._settle_until:
-            return False
-        return len(self._reported_since_connect) < self._wanted_count
+    def _hold(self, guids: list[str]) -> None:
+        """Triggers of these users wait for their presence: make sure it is asked for, and wake at the deadline."""
+        if not guids:
+            return
+        now = time.monotonic()
+        missing = [g for g in guids if g not in self._wanted]
+        for guid in guids:
+            if guid not in self._waiting:
+                self._waiting[guid] = now
+                log.info("trigger for %s is waiting for the PBX to report the presence", guid)
+        if missing:
+            # Licensed since the subscriptions were last read (the licence watch has not run yet).
+            self.subscriptions_changed()
+        deadline = min(self._waiting[g] for g in guids) + PRESENCE_WAIT_SECONDS
+        asyncio.get_running_loop().call_later(max(0.0, deadline - now) + 0.01, self.wake)
+
+    async def _licence_loop(self) -> None:
+        """Notice licence and seat changes made by any process (licensing.state.announce) within a second."""
+        while not self._stopping.is_set():
+            try:
+                found = await self.db(revision)
+            except Exception as exc:
+                log.warning("could not read the licence revision: %s", exc)
+                found = None
+            if found is not None and found != self._licence_revision:
+                if self._licence_revision is not None:
+                    log.info("licence changed (revision %s): updating subscriptions", found)
+                    await self.db(forget_licence_state)
+                    if self.client.connected:
+                        await self._resubscribe()
+                    self.wake()  # refusals may have turned into decisions, or the other way round
+                self._licence_revision = found
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._licence_poke.wait(), timeout=LICENCE_POLL_SECONDS)
+            self._licence_poke.clear()
+
+    def licence_changed(self) -> None:
+        """This process committed a licence change: look at once instead of at the next poll."""
+        self._licence_poke.set()
 
     async def _heartbeat_loop(self) -> None:
         while not self._stopping.is_set():
@@ -357,6 +408,7 @@ class LinkService:
             last_error=(state.last_error or self._last_error)[:500],
             reconnects=state.reconnects,
             subscriptions=state.subscriptions,
+            reported=len(self.client.reported()),
             in_flight=state.in_flight,
             updated_at=timezone.now(),
         )
@@ -370,8 +422,9 @@ class LinkService:
         self._last_error = ""
         self._seen_guids = set()
         self._initial_sync_started = time.monotonic()
-        self._settle_until = time.monotonic() + 3.0
-        self._reported_since_connect = set()
+        # The PBX forgot our subscriptions with the old socket: nobody's presence is known again until
+        # it reports it on this one (PbxClient.reported), and the triggers of those users wait for that.
+        self._waiting = {}
         log.info("PBX link up (%s)", self.config.url)
         await self._resubscribe()
         await self.db(self._write_status)
@@ -402,5 +455,13 @@ class LinkService:
         await self._resubscribe()
 
     async def on_presence(self, guid: str, presence: list[dict], state: dict | None) -> None:
-        self._reported_since_connect.add(guid)
         self._queue_write(applier.Reported(guid, presence, timezone.now()))
+        if self._waiting.pop(guid, None) is not None:
+            self.wake()  # a trigger was waiting for exactly this
+
+
+def licence_changed_here(sender, **kwargs) -> None:
+    """`licensing.state.licence_changed` receiver: a change committed in this process reaches its link at once."""
+    service = LinkService.running
+    if service is not None and service.loop is not None:
+        service.loop.call_soon_threadsafe(service.licence_changed)

@@ -86,11 +86,12 @@ def main() -> None:
     Trigger.objects.all().delete()
     now = timezone.now()
     all_users = list(PbxUser.objects.all())
+    known = {u.guid for u in all_users}  # the PBX has reported everybody's presence
     Trigger.objects.bulk_create(
         [Trigger(user_value=u.h323, pbx_user=u, event="logon", at=now, received_at=now) for u in all_users]
     )
     started = time.process_time()
-    planned = applier.plan_work(set())
+    planned = applier.plan_work(set(), known)
     planned_at = time.process_time()
     applier.write_batch([applier.Applied(plan, timezone.now()) for plan in planned.plans])
     written_at = time.process_time()
@@ -108,7 +109,7 @@ def main() -> None:
             [Trigger(user_value=u.h323, pbx_user=u, event=next(events), at=now, received_at=now) for u in users]
         )
         started_round = time.process_time()
-        planned_round = applier.plan_work(set())
+        planned_round = applier.plan_work(set(), known)
         answered = timezone.now()
         ops: list = []
         for plan in planned_round.plans:

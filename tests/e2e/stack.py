@@ -56,6 +56,7 @@ class Process:
         OUTPUT.mkdir(exist_ok=True)
         self.log_path = OUTPUT / f"{name}.log"
         self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
+        self.log_start = self.log.tell()  # the file keeps earlier runs: output() reads this run's part only
         self.log.write(f"\n===== {time.strftime('%H:%M:%S')} {' '.join(args)}\n".encode())
         self.proc = subprocess.Popen(
             [*(program or [sys.executable, "manage.py"]), *args],
@@ -81,7 +82,9 @@ class Process:
         self.log.close()
 
     def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        with open(self.log_path, "rb") as log:
+            log.seek(self.log_start)
+            return log.read().decode(errors="replace")
 
 
 class Server(Process):

@@ -46,6 +46,7 @@ async def test_users_removed_from_the_wanted_set_are_unsubscribed() -> None:
     async with simulator(users) as sim, running_client(sim.url) as (client, events):
         client.want_subscriptions({a: "user0", b: "user1"})
         await wait_until(lambda: sim.subscriptions == {a, b}, what="two subscriptions")
+        await wait_until(lambda: a in events.presence and b in events.presence, what="a's and b's first updates")
         client.want_subscriptions({a: "user0", c: "user2"})
         await wait_until(lambda: sim.subscriptions == {a, c}, what="b swapped for c")
         assert client.state().subscriptions == 2
