@@ -374,7 +374,7 @@ def _validate_override_rules(check: Checker, items: list[Any]) -> list[OverrideR
 
 
 @dataclass
-class Plan:
+class ImportPlan:
     """What an import changes (or would change, in a dry run)."""
 
     presets: dict[str, list[str]]
@@ -409,7 +409,7 @@ def _differs(a: models.Model, b: models.Model, names: tuple[str, ...]) -> bool:
     return any(getattr(a, n) != getattr(b, n) for n in names)
 
 
-def plan_import(valid: Validated) -> Plan:
+def plan_import(valid: Validated) -> ImportPlan:
     existing_presets = {p.name: p for p in Preset.objects.all()}
     wanted_presets = {p.name for p in valid.presets}
     presets: dict[str, list[str]] = {"created": [], "updated": [], "deleted": [], "unchanged": []}
@@ -444,20 +444,20 @@ def plan_import(valid: Validated) -> Plan:
     now = {name: getattr(current, name) for name in _settings_fields()}
     now["restore_fallback"] = current.restore_fallback.name if current.restore_fallback else None
     settings = [f"{name} {now[name]!r} → {value!r}" for name, value in valid.settings.items() if now[name] != value]
-    return Plan(presets, rules, overrides, settings)
+    return ImportPlan(presets, rules, overrides, settings)
 
 
-def import_config(text: str, *, source: str = "input", dry_run: bool = False) -> Plan:
+def import_config(text: str, *, source: str = "input", dry_run: bool = False) -> ImportPlan:
     """Validate the whole document, then (unless a dry run) replace the configuration in one transaction."""
     valid = validate_config(parse_config(text, source))
     with transaction.atomic():
         plan = plan_import(valid)
         if not dry_run:
-            _apply(valid)
+            _write(valid)
     return plan
 
 
-def _apply(valid: Validated) -> None:
+def _write(valid: Validated) -> None:
     settings = ServiceSettings.objects.select_for_update().filter(pk=1).first() or ServiceSettings(pk=1)
     for name, value in valid.settings.items():
         if name != "restore_fallback":

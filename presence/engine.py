@@ -6,7 +6,7 @@ configuration, applies the decision and stores the returned memory. Everything t
 gets it as an argument, so every rule can be tested as a table.
 
 The order of the checks is the contract (docs/configuration.md explains it to admins):
-heartbeat → stale → button press → logon clears "manual wins" → event rule → working hours →
+stale → button press → logon clears "manual wins" → event rule → working hours →
 repeated event → override rules → manual wins → preset or restore (or the fallback) → unchanged.
 
 A current presence of None means the PBX has not reported it (the worker waited for it in vain); the
@@ -19,12 +19,11 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, tzinfo
 
 NOTE_MAX_LENGTH = 255  # the PBX note and UserState.set_note hold this much
 LOGON = "logon"
 LOCK = "lock"
-HEARTBEAT = "heartbeat"
 BUTTON = "button"
 # Events whose preset stands in for the user for a while and remembers what it replaced, so that the
 # "restore" event after it (unlock) can put that back.
@@ -57,6 +56,10 @@ class Presence:
     def describe(self) -> str:
         label = self.activity or "available"
         return f"{label} “{self.note}”" if self.note else label
+
+    def as_json(self) -> dict[str, str]:
+        """As stored in decision records and UserState.saved: {"activity": …, "note": …}."""
+        return {"activity": self.activity, "note": self.note}
 
 
 @dataclass(frozen=True)
@@ -258,24 +261,6 @@ def regex_error(pattern: str) -> str | None:
     return None
 
 
-def is_debounced(lock_at: datetime, unlock_at: datetime, seconds: int) -> bool:
-    """A lock and the unlock that follows within `seconds` (inclusive) cancel out; 0 = off."""
-    if seconds <= 0:
-        return False
-    gap = unlock_at - lock_at
-    return timedelta(0) <= gap <= timedelta(seconds=seconds)
-
-
-def heartbeat_expired(last_beat: datetime | None, timeout: timedelta, now: datetime, already_fired: bool) -> bool:
-    """Time to fire heartbeat-lost: beats were seen, then silence longer than `timeout`, not fired yet.
-
-    A user who never sent a heartbeat is not watched; a zero timeout means the feature is off.
-    """
-    if last_beat is None or already_fired or timeout <= timedelta(0):
-        return False
-    return now - last_beat > timeout
-
-
 def decide(
     trigger: TriggerInput,
     current: Presence | None,
@@ -298,11 +283,6 @@ def decide(
 def _decide(
     trigger: TriggerInput, current: Presence | None, memory: UserMemory, config: EngineConfig, now: datetime
 ) -> Decision:
-    if trigger.event == HEARTBEAT:
-        # A heartbeat only proves the device is alive (the worker tracks that): it is not an event
-        # that orders presence changes, so it must not make a slightly older lock "stale".
-        return _skip("heartbeat", "heartbeat (changes no presence)", current, memory)
-
     button = trigger.source == BUTTON and trigger.preset is not None
     # A button press happens now, on the server: a device clock running ahead must not swallow it.
     if not button and memory.last_event_at is not None and trigger.at < memory.last_event_at:
@@ -321,7 +301,7 @@ def _decide(
         target = trigger.preset.render(at=trigger.at, device=trigger.device, tz=config.tz)
         mem = replace(mem, manual_since=None)
         rule = f"button: preset '{trigger.preset.name}'"
-        return _apply(target, current, mem, now, rule, trigger.preset.name, set_by=BUTTON)
+        return _set(target, current, mem, now, rule, trigger.preset.name, set_by=BUTTON)
 
     manual = config.manual_wins and (changed_by_hand or memory.manual_since is not None)
     if trigger.event == LOGON:
@@ -363,8 +343,8 @@ def _decide(
     target = rule.preset.render(at=trigger.at, device=trigger.device, tz=config.tz)
     if trigger.event in SAVING_EVENTS:
         mem = replace(mem, saved=_what_lock_replaces(current, mem))
-        return _apply(target, current, mem, now, described, rule.preset.name, set_by=trigger.event, keep_saved=True)
-    return _apply(target, current, mem, now, described, rule.preset.name, set_by=trigger.event)
+        return _set(target, current, mem, now, described, rule.preset.name, set_by=trigger.event, keep_saved=True)
+    return _set(target, current, mem, now, described, rule.preset.name, set_by=trigger.event)
 
 
 def adopt_unconfirmed(
@@ -413,18 +393,18 @@ def _restore(
     if mem.saved is not None:
         if not still_ours:
             return _skip("restore: presence changed since lock", described, current, replace(mem, saved=None))
-        return _apply(mem.saved, current, replace(mem, saved=None), now, described, "restore", set_by=RESTORED)
+        return _set(mem.saved, current, replace(mem, saved=None), now, described, "restore", set_by=RESTORED)
     if still_ours and mem.set_by in SAVING_EVENTS:
         # Nothing was saved (the lock did not know the presence), but our lock presence still shows:
         # nobody who unlocked is left "screen locked".
         fallback = config.fallback
         target = fallback.render(at=trigger.at, device=trigger.device, tz=config.tz)
         rule = f"{described}; nothing to restore: fallback '{fallback.name}'"
-        return _apply(target, current, mem, now, rule, fallback.name, set_by=FALLBACK)
+        return _set(target, current, mem, now, rule, fallback.name, set_by=FALLBACK)
     return _skip("nothing to restore", described, current, mem)
 
 
-def _apply(
+def _set(
     target: Presence,
     current: Presence | None,
     mem: UserMemory,

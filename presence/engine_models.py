@@ -77,9 +77,7 @@ def sent_from_decision(decision: object) -> Sent | None:
 
 
 def presence_to_json(presence: Presence | None) -> dict | None:
-    if presence is None:
-        return None
-    return {"activity": presence.activity, "note": presence.note}
+    return presence.as_json() if presence is not None else None
 
 
 def memory_from_state(state: UserState | None) -> UserMemory:

@@ -137,16 +137,6 @@ class Preset(models.Model):
         return self.color or ACTIVITY_COLOURS.get(self.activity, "#d9d9d9")
 
 
-class Weekdays(models.IntegerChoices):
-    MON = 0, "Mon"
-    TUE = 1, "Tue"
-    WED = 2, "Wed"
-    THU = 3, "Thu"
-    FRI = 4, "Fri"
-    SAT = 5, "Sat"
-    SUN = 6, "Sun"
-
-
 class EventRule(models.Model):
     """What an event does: set a preset, restore what lock replaced, or nothing."""
 
@@ -193,6 +183,20 @@ class EventRule(models.Model):
             errors["end_time"] = "Give both the start and the end of the window, or neither."
         if errors:
             raise ValidationError(errors)
+
+    @staticmethod
+    def accepts(name: str) -> bool:
+        """Whether computers may post this event: a built-in one, or a custom event that has a rule.
+
+        heartbeat-lost is the service's own event; computers may not post it.
+        """
+        if name in BUILTIN_EVENTS:
+            return True
+        return name not in RULE_EVENTS and EventRule.objects.filter(event=name).exists()
+
+    @staticmethod
+    def accepted_text() -> str:
+        return ", ".join(BUILTIN_EVENTS) + " or a custom event defined in the admin"
 
 
 class OverrideRule(models.Model):
@@ -348,11 +352,6 @@ class UserState(models.Model):
 
     def __str__(self) -> str:
         return f"state of {self.user}"
-
-    def heartbeat_expired(self, timeout: dt.timedelta, now: dt.datetime | None = None) -> bool:
-        if not self.last_heartbeat_at or self.heartbeat_lost_fired:
-            return False
-        return (now or timezone.now()) - self.last_heartbeat_at > timeout
 
 
 class LinkStatus(models.Model):

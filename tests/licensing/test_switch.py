@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from licensing.models import Seat
-from licensing.state import licence_changed, revision
+from licensing.signals import licence_changed
+from licensing.state import revision
 from presence.models import PbxUser
 from tests.licensing.support import install_licence
 

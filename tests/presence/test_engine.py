@@ -23,8 +23,6 @@ from presence.engine import (
     UserMemory,
     decide,
     detect_manual_change,
-    heartbeat_expired,
-    is_debounced,
     render_note,
 )
 
@@ -114,7 +112,7 @@ class Case:
 UNTOUCHED = object()  # remembers={"memory": UNTOUCHED}: the memory comes back exactly as it went in
 
 CASES = [
-    # --- ordering, duplicates, heartbeats -------------------------------------------------------------------
+    # --- ordering and duplicates -------------------------------------------------------------------
     pytest.param(
         Case(
             trigger("lock", LAST - timedelta(seconds=1)),
@@ -158,27 +156,6 @@ CASES = [
             remembers={"set_presence": P_LOCKED_0900, "set_at": NOW},
         ),
         id="it_adopts_an_unchanged_presence_as_its_own",
-    ),
-    pytest.param(
-        Case(
-            trigger("heartbeat"), P_AVAILABLE, ours(P_AVAILABLE), "skip", "heartbeat", remembers={"memory": UNTOUCHED}
-        ),
-        id="it_changes_nothing_on_heartbeat",
-    ),
-    pytest.param(
-        Case(
-            trigger("heartbeat", LAST - timedelta(minutes=5)),
-            P_AVAILABLE,
-            ours(P_AVAILABLE),
-            "skip",
-            "heartbeat",
-            remembers={"memory": UNTOUCHED},
-        ),
-        id="it_never_calls_a_late_heartbeat_stale",
-    ),
-    pytest.param(
-        Case(trigger("heartbeat"), P_BUSY, ours(P_AVAILABLE), "skip", "heartbeat", remembers={"memory": UNTOUCHED}),
-        id="it_records_no_manual_change_on_heartbeat",
     ),
     # --- event rules ---------------------------------------------------------------------------------------------
     pytest.param(
@@ -1027,34 +1004,6 @@ def test_it_drops_the_gap_of_an_unknown_device_at_the_end() -> None:
 )
 def test_detect_manual_change(current: Presence | None, memory: UserMemory, expected: bool) -> None:
     assert detect_manual_change(current, memory) is expected
-
-
-@pytest.mark.parametrize(
-    ("gap", "seconds", "expected"),
-    [
-        pytest.param(5, 10, True, id="it_debounces_an_unlock_within_the_window"),
-        pytest.param(10, 10, True, id="it_debounces_an_unlock_at_the_window_edge"),
-        pytest.param(11, 10, False, id="it_lets_a_later_unlock_through"),
-        pytest.param(0, 0, False, id="it_never_debounces_when_off"),
-        pytest.param(-1, 10, False, id="it_never_debounces_an_unlock_before_the_lock"),
-    ],
-)
-def test_is_debounced(gap: int, seconds: int, expected: bool) -> None:
-    assert is_debounced(MON_0900, MON_0900 + timedelta(seconds=gap), seconds) is expected
-
-
-@pytest.mark.parametrize(
-    ("last_beat", "timeout", "fired", "expected"),
-    [
-        pytest.param(NOW - timedelta(minutes=11), 10, False, True, id="it_expires_after_the_timeout"),
-        pytest.param(NOW - timedelta(minutes=10), 10, False, False, id="it_waits_until_the_timeout_has_passed"),
-        pytest.param(NOW - timedelta(minutes=11), 10, True, False, id="it_fires_only_once"),
-        pytest.param(None, 10, False, False, id="it_ignores_users_that_never_sent_a_heartbeat"),
-        pytest.param(NOW - timedelta(days=1), 0, False, False, id="it_never_expires_when_off"),
-    ],
-)
-def test_heartbeat_expired(last_beat: datetime | None, timeout: int, fired: bool, expected: bool) -> None:
-    assert heartbeat_expired(last_beat, timedelta(minutes=timeout), NOW, fired) is expected
 
 
 def test_the_engine_imports_without_django() -> None:

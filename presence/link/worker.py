@@ -1,4 +1,4 @@
-"""The PBX link worker: holds the PbxClient, applies queued triggers, keeps directory and presence fresh.
+"""The PBX link worker: holds the PbxClient, decides queued triggers, keeps directory and presence fresh.
 
 Everything here runs on one asyncio loop; all database work goes through one dedicated thread
 (`db`), in order, so that a PresenceUpdate and the outcome of our own SetPresence are stored in the
@@ -20,10 +20,12 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from heartbeat_site.helpers import metrics
 from licensing.state import forget as forget_licence_state
 from licensing.state import revision
-from presence.link import applier, directory, lease, listen
-from presence.link.notify import outcome_message, presence_group, presence_message
+from presence import planning
+from presence.link import directory, lease, store, wakeups
+from presence.link.pagefeed import outcome_message, presence_group, presence_message
 from presence.models import LinkStatus
 from presence.pbx import (
     ConnectionLost,
@@ -33,6 +35,7 @@ from presence.pbx import (
     RequestTimeout,
     make_ssl_context,
 )
+from triggers import queue
 
 log = logging.getLogger("presence.link")
 SWEEP_SECONDS = 1.0  # the database is swept this often even without a channel message
@@ -63,10 +66,8 @@ def link_config(url: str | None = None, password: str | None = None) -> LinkConf
     )
 
 
-class LinkService:
-    """One per process that holds the lease. `LinkService.running` is the instance the consumer wakes."""
-
-    running: LinkService | None = None
+class LinkWorker:
+    """One per process that holds the lease; registered with `wakeups` while it runs."""
 
     def __init__(self, config: LinkConfig, *, holder: str):
         self.config = config
@@ -79,7 +80,7 @@ class LinkService:
         self._busy: set[int] = set()
         self._in_flight_ids: set[int] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._writes: list[applier.Applied | applier.Reported] = []
+        self._writes: list[store.Applied | store.Reported] = []
         self._write_wake = asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._applying: set[asyncio.Task] = set()
@@ -125,7 +126,7 @@ class LinkService:
         task.add_done_callback(self._applying.discard)
 
     async def _resubscribe(self) -> None:
-        wanted = await self.db(applier.licensed_subscriptions)
+        wanted = await self.db(store.licensed_subscriptions)
         self._wanted = wanted
         self.client.want_subscriptions(wanted)
 
@@ -142,11 +143,11 @@ class LinkService:
     async def run(self) -> None:
         """Run until stop() or until the lease is lost."""
         self.loop = asyncio.get_running_loop()
-        LinkService.running = self
+        wakeups.register(self)
         # A holder that died left its state behind ("connected"): this holder's truth starts here.
         self._since = timezone.now()
         await self.db(self._write_status)
-        reset = await self.db(applier.reset_claims)
+        reset = await self.db(queue.reset_claims)
         if reset:
             log.info("%s trigger(s) decided by a previous worker but never answered: deciding them again", reset)
         tasks = [
@@ -157,7 +158,7 @@ class LinkService:
             asyncio.ensure_future(self._licence_loop()),
         ]
         if connection.vendor == "postgresql":
-            tasks.append(asyncio.ensure_future(listen.listen_for_wakeups(self.wake, listen.listen_params())))
+            tasks.append(asyncio.ensure_future(wakeups.listen_for_wakeups(self.wake, wakeups.listen_params())))
         writer = asyncio.ensure_future(self._write_loop())
         stop = asyncio.ensure_future(self._stopping.wait())
         try:
@@ -187,8 +188,8 @@ class LinkService:
         if not self.lease_lost:
             await self.db(lease.release, self.holder)
         self.db_thread.shutdown(wait=True)
-        if LinkService.running is self:
-            LinkService.running = None
+        if wakeups.running() is self:
+            wakeups.register(None)
 
     # ---- applying triggers ----------------------------------------------------------------------
     async def _drain_loop(self) -> None:
@@ -214,13 +215,13 @@ class LinkService:
             for guid in waited_out:
                 self._waiting.pop(guid, None)
             self._hold(planned.waiting)
-            self._plan_pause = min(PLAN_INTERVAL, PLAN_PAUSE_PER_TRIGGER * max(1, len(planned.plans)))
+            self._plan_pause = min(PLAN_INTERVAL, PLAN_PAUSE_PER_TRIGGER * max(1, len(planned.sends)))
             for user_id, trigger_id, status, reason in planned.settled_presses:
                 await self._group_send(user_id, outcome_message(trigger_id, status, reason))
-            for plan in planned.plans:
-                self._busy.add(plan.user_id)
-                self._in_flight_ids.add(plan.trigger_id)
-                task = asyncio.ensure_future(self._apply(plan))
+            for send in planned.sends:
+                self._busy.add(send.user_id)
+                self._in_flight_ids.add(send.trigger_id)
+                task = asyncio.ensure_future(self._send(send))
                 self._applying.add(task)
                 task.add_done_callback(self._applying.discard)
             if planned.due_in is not None:
@@ -228,39 +229,39 @@ class LinkService:
             if planned.more:
                 self.wake()
 
-    async def _apply(self, plan: applier.Plan) -> None:
+    async def _send(self, send: planning.Send) -> None:
         recorded_later = False
         try:
-            await self.client.set_presence(guid=plan.guid, activity=plan.target.activity, note=plan.target.note)
+            await self.client.set_presence(guid=send.guid, activity=send.target.activity, note=send.target.note)
             # PresenceUpdates the PBX sent before this answer are queued for writing first.
             await self.client.flush_events()
-            self._queue_write(applier.Applied(plan, timezone.now()))
+            self._queue_write(store.Applied(send, timezone.now()))
             recorded_later = True  # the user stays busy until the outcome is written
         except ConnectionLost:
-            await self.db(applier.release, plan)
+            await self.db(queue.release, send.trigger_id)
         except PbxRequestError as exc:
-            await self._failed(plan, f"PBX error {exc.code}: {exc.text}")
+            await self._failed(send, f"PBX error {exc.code}: {exc.text}")
         except RequestTimeout:
-            await self._failed(plan, f"the PBX did not answer SetPresence within {self.config.request_timeout:g} s")
+            await self._failed(send, f"the PBX did not answer SetPresence within {self.config.request_timeout:g} s")
         except Exception:
-            log.exception("applying trigger %s failed; it goes back to the queue", plan.trigger_id)
+            log.exception("applying trigger %s failed; it goes back to the queue", send.trigger_id)
             with contextlib.suppress(Exception):  # if even that fails, reset_stale_claims does it later
-                await self.db(applier.release, plan)
+                await self.db(queue.release, send.trigger_id)
         finally:
             if not recorded_later:
-                self._release(plan)
+                self._release(send)
 
-    async def _failed(self, plan: applier.Plan, reason: str) -> None:
-        await self.db(applier.record_failed, plan, reason)
-        if plan.source == "button":
-            await self._group_send(plan.user_id, outcome_message(plan.trigger_id, "failed", reason))
+    async def _failed(self, send: planning.Send, reason: str) -> None:
+        await self.db(store.record_failed, send, reason)
+        if send.source == "button":
+            await self._group_send(send.user_id, outcome_message(send.trigger_id, "failed", reason))
 
-    def _release(self, plan: applier.Plan) -> None:
-        self._busy.discard(plan.user_id)
-        self._in_flight_ids.discard(plan.trigger_id)
+    def _release(self, send: planning.Send) -> None:
+        self._busy.discard(send.user_id)
+        self._in_flight_ids.discard(send.trigger_id)
         self.wake()  # the user may have more queued
 
-    def _queue_write(self, op: applier.Applied | applier.Reported) -> None:
+    def _queue_write(self, op: store.Applied | store.Reported) -> None:
         self._writes.append(op)
         self._write_wake.set()
 
@@ -284,7 +285,7 @@ class LinkService:
 
     async def _write_pending_then_plan(
         self, busy: set[int] | None, known: frozenset[str] = frozenset(), waited_out: frozenset[str] = frozenset()
-    ) -> tuple[bool, applier.Planned | None]:
+    ) -> tuple[bool, store.Round | None]:
         """Write what is queued now and, given the users in flight, plan: one database-thread call.
 
         Returns (written, planned); planned is None when not asked for or when planning failed.
@@ -294,7 +295,7 @@ class LinkService:
             if not batch and busy is None:
                 return True, None
             try:
-                reported, planned = await self.db(applier.write_then_plan, batch, busy, known, waited_out)
+                reported, planned = await self.db(store.write_then_plan, batch, busy, known, waited_out)
             except Exception:
                 log.exception("writing %s outcome(s)/presence report(s) failed; retrying", len(batch))
                 self._writes = batch + self._writes
@@ -303,14 +304,13 @@ class LinkService:
         return True, planned
 
     async def _after_write(self, batch: list, reported: dict[int, list[dict]]) -> None:
-        from heartbeat_site import metrics
-
         for op in batch:
-            if isinstance(op, applier.Applied):
-                metrics.observe_applied(op.plan, op.at)
-                self._release(op.plan)
-                if op.plan.source == "button":
-                    await self._group_send(op.plan.user_id, outcome_message(op.plan.trigger_id, "applied", ""))
+            if isinstance(op, store.Applied):
+                if op.send.received_at is not None:
+                    metrics.observe_applied(op.send.event, op.send.received_at, op.at)
+                self._release(op.send)
+                if op.send.source == "button":
+                    await self._group_send(op.send.user_id, outcome_message(op.send.trigger_id, "applied", ""))
         for user_id, presence in reported.items():
             await self._group_send(user_id, presence_message(presence, settings.PBX_CONTACT))
 
@@ -364,10 +364,10 @@ class LinkService:
         while not self._stopping.is_set():
             await asyncio.sleep(10)
             try:
-                fired = await self.db(applier.expire_heartbeats)
+                fired = await self.db(store.expire_heartbeats)
                 in_flight = set(self._in_flight_ids)
                 grace = dt.timedelta(seconds=self.config.request_timeout * 3)
-                fired += await self.db(applier.reset_stale_claims, in_flight, grace)
+                fired += await self.db(queue.reset_stale_claims, in_flight, grace)
             except Exception:
                 log.exception("heartbeat expiry / claim check failed")
                 continue
@@ -412,8 +412,6 @@ class LinkService:
             in_flight=state.in_flight,
             updated_at=timezone.now(),
         )
-        from heartbeat_site import metrics
-
         metrics.observe_link(state)
 
     # ---- PbxEvents callbacks --------------------------------------------------------------------
@@ -455,13 +453,6 @@ class LinkService:
         await self._resubscribe()
 
     async def on_presence(self, guid: str, presence: list[dict], state: dict | None) -> None:
-        self._queue_write(applier.Reported(guid, presence, timezone.now()))
+        self._queue_write(store.Reported(guid, presence, timezone.now()))
         if self._waiting.pop(guid, None) is not None:
             self.wake()  # a trigger was waiting for exactly this
-
-
-def licence_changed_here(sender, **kwargs) -> None:
-    """`licensing.state.licence_changed` receiver: a change committed in this process reaches its link at once."""
-    service = LinkService.running
-    if service is not None and service.loop is not None:
-        service.loop.call_soon_threadsafe(service.licence_changed)
