@@ -19,6 +19,7 @@ import json
 import logging
 import secrets
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
@@ -132,6 +133,8 @@ class PbxSimulator:
         self.keepalives = 0
         self.logins = 0
         self.login_attempts = 0
+        # time.monotonic() of each AppLogin, in order: tests read the client's back-off from the gaps.
+        self.login_times: list[float] = []
         self.last_login: dict | None = None
         self._users: dict[str, SimUser] = {}
         self._by_h323: dict[str, str] = {}
@@ -335,6 +338,7 @@ class PbxSimulator:
 
     async def _app_login(self, conn: _SimConnection, message: dict) -> None:
         self.login_attempts += 1
+        self.login_times.append(time.monotonic())
         self.last_login = dict(message)
         challenge, conn.challenge = conn.challenge, None
         info = message.get("info")
