@@ -20,6 +20,7 @@ BENCHMARKS = [
     ["tests.bench.bench_latency"],
     ["tests.bench.bench_storm"],
     ["tests.bench.bench_directory"],
+    ["tests.bench.bench_link_timing"],
 ]
 
 
