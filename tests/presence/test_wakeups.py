@@ -6,6 +6,7 @@ Real commits (transactional tests) and a second real connection listening, as th
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import psycopg
 import pytest
@@ -25,13 +26,24 @@ pytestmark = [
 
 @pytest.fixture
 def listener():
-    """A connection LISTENing like the link worker; `.received(timeout)` counts what arrived."""
+    """A connection LISTENing like the link worker; `.received()` counts the wake-ups committed so far.
+
+    It counts up to a marker that it sends itself: PostgreSQL delivers notifications in commit order,
+    so once the marker arrives, every wake-up committed before it has arrived too, and one that did
+    not arrive was never sent (no short wait standing in for "nothing came").
+    """
     conn = psycopg.connect(**listen.listen_params(), autocommit=True)
     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+    markers = itertools.count(1)
 
     class Listener:
-        def received(self, timeout: float = 0.3) -> int:
-            return sum(1 for _ in conn.notifies(timeout=timeout))
+        def received(self) -> int:
+            marker = f"marker-{next(markers)}"
+            conn.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, marker])
+            for count, notify in enumerate(conn.notifies(timeout=30)):
+                if notify.payload == marker:
+                    return count
+            raise AssertionError(f"the listener's own {marker} did not come back within 30 s")
 
     yield Listener()
     conn.close()
@@ -61,7 +73,7 @@ def test_the_wakeup_waits_for_the_commit_and_a_rollback_sends_none(alice, listen
         insert_row(
             Trigger(pbx_user=alice, user_value="alice", event="lock", at=alice.updated_at), notify=NOTIFY_CHANNEL
         )
-        assert listener.received(0.1) == 0
+        assert listener.received() == 0
     assert listener.received() == 1
 
 
@@ -81,18 +93,18 @@ def test_the_worker_listener_wakes_on_notify_and_again_after_its_connection_is_k
 
     async def scenario() -> None:
         task = asyncio.ensure_future(listen.listen_for_wakeups(wake, listen.listen_params()))
-        await asyncio.wait_for(woken.wait(), 5)  # the wake-up right after LISTEN
+        await asyncio.wait_for(woken.wait(), 30)  # the wake-up right after LISTEN
         for round_ in range(2):
             woken.clear()
             count = len(wakes)
             await asyncio.to_thread(hand_to_link, 1)
-            await asyncio.wait_for(woken.wait(), 2)
+            await asyncio.wait_for(woken.wait(), 30)
             assert len(wakes) == count + 1
             if round_ == 0:
                 # What a PostgreSQL restart does to the listening connection; it reconnects by itself.
                 woken.clear()
                 await asyncio.to_thread(_terminate_listeners)
-                await asyncio.wait_for(woken.wait(), 5)  # the wake-up after LISTEN again
+                await asyncio.wait_for(woken.wait(), 30)  # the wake-up after LISTEN again
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
