@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     table(
         "PBX link reaction times (client and simulator on one loop)",
-        "python -m tests.bench.bench_link_timing " + " ".join(sys.argv[1:] if argv is None else argv),
+        ("python -m tests.bench.bench_link_timing " + " ".join(sys.argv[1:] if argv is None else argv)).strip(),
         ["scenario", "runs", "p50 ms", "max ms", "target ms", "verdict"],
         rows,
         [f"Missed: {', '.join(missed)}." if missed else "Every target met."],
