@@ -142,6 +142,8 @@ class PbxSimulator:
         self.keepalives = 0
         self.logins = 0
         self.login_attempts = 0
+        # time.monotonic() of each AppLogin, in order: tests read the client's back-off from the gaps.
+        self.login_times: list[float] = []
         self.last_login: dict | None = None
         self._users: dict[str, SimUser] = {}
         self._by_h323: dict[str, str] = {}
@@ -345,6 +347,7 @@ class PbxSimulator:
 
     async def _app_login(self, conn: _SimConnection, message: dict) -> None:
         self.login_attempts += 1
+        self.login_times.append(time.monotonic())
         self.last_login = dict(message)
         challenge, conn.challenge = conn.challenge, None
         info = message.get("info")

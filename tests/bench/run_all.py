@@ -21,6 +21,8 @@ BENCHMARKS = [
     ["tests.bench.bench_storm"],
     ["tests.bench.bench_directory"],
     ["tests.bench.bench_link_events"],
+    ["tests.bench.bench_link_timing"],
+    ["tests.bench.bench_user_page"],
 ]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -224,16 +223,13 @@ SEARCHES = [
 ]
 
 
-def test_searching_fifty_thousand_users_is_quick(admin_client, settings):
+def test_searching_fifty_thousand_users_finds_each_in_a_few_queries(admin_client, settings):
+    """How long a search takes is measured by tests/bench/bench_directory.py (50,000 users, ≤ 200 ms)."""
     install_licence(settings, seats=10)
     make_directory(50_000)
     admin_client.get(LIST)  # warm caches and the session
     for term, expect in SEARCHES:
-        started = time.perf_counter()
         with CaptureQueriesContext(connection) as queries:
             response = admin_client.get(LIST, {"q": term})
-        elapsed = time.perf_counter() - started
         assert response.status_code == 200 and f'aria-label="Licence for {expect}"' in response.content.decode(), term
         assert len(queries) <= 8, [q["sql"] for q in queries]
-        print(f"search {term!r}: {elapsed * 1000:.0f} ms, {len(queries)} queries")
-        assert elapsed < 1.5, f"searching {term!r} took {elapsed:.2f} s"

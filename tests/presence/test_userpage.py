@@ -350,7 +350,7 @@ async def open_socket(session: str | None, origin: str = "http://localhost") -> 
     if session:
         headers.append((b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={session}".encode()))
     socket = WebsocketCommunicator(application, "/ws/presence/", headers=headers)
-    connected, code = await socket.connect()
+    connected, code = await socket.connect(timeout=30)
     return socket, connected, code
 
 
@@ -369,7 +369,7 @@ def alice_session(transactional_db, alice_login, presets) -> str:
 async def test_the_socket_sends_the_own_current_presence_at_connect(sockets, alice_session, bob_pbx):
     socket, connected, _ = await sockets(alice_session)
     assert connected
-    message = await socket.receive_json_from()
+    message = await socket.receive_json_from(timeout=30)
     assert message == {
         "type": "presence",
         "activity": "away",
@@ -378,18 +378,18 @@ async def test_the_socket_sends_the_own_current_presence_at_connect(sockets, ali
         "color": "#ffd063",
         "known": True,
     }
-    await socket.disconnect()
+    await socket.disconnect(timeout=30)
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_socket_relays_the_own_presence_changes_and_press_outcomes(sockets, alice_session, alice_pbx):
     socket, connected, _ = await sockets(alice_session)
     assert connected
-    await socket.receive_json_from()
+    await socket.receive_json_from(timeout=30)
     layer = get_channel_layer()
     phone = [{"contact": "tel:", "status": "open", "activity": "dnd", "note": "In a call"}]
     await layer.group_send(presence_group(alice_pbx.pk), presence_message(phone, "tel:"))
-    assert await socket.receive_json_from() == {
+    assert await socket.receive_json_from(timeout=30) == {
         "type": "presence",
         "activity": "dnd",
         "label": "Do not disturb",
@@ -397,39 +397,46 @@ async def test_the_socket_relays_the_own_presence_changes_and_press_outcomes(soc
         "color": "#cb8cdb",
     }
     await layer.group_send(presence_group(alice_pbx.pk), outcome_message(41, "failed", "PBX error 7: no rights"))
-    assert await socket.receive_json_from() == {
+    assert await socket.receive_json_from(timeout=30) == {
         "type": "outcome",
         "id": 41,
         "status": "failed",
         "reason": "PBX error 7: no rights",
     }
-    await socket.disconnect()
+    await socket.disconnect(timeout=30)
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_the_socket_never_carries_another_users_presence(sockets, alice_session, bob_pbx):
+async def test_the_socket_never_carries_another_users_presence(sockets, alice_session, alice_pbx, bob_pbx):
     socket, connected, _ = await sockets(alice_session)
     assert connected
-    first = await socket.receive_json_from()
+    first = await socket.receive_json_from(timeout=30)
     assert "Bob" not in str(first)
     layer = get_channel_layer()
     await layer.group_send(presence_group(bob_pbx.pk), presence_message(BOB_PRESENCE, "tel:"))
     await layer.group_send(presence_group(bob_pbx.pk), outcome_message(7, "applied", ""))
-    assert await socket.receive_nothing(timeout=0.3)
-    await socket.disconnect()
+    # Then one for alice, sent after bob's: it must be the next thing her socket says.
+    await layer.group_send(presence_group(alice_pbx.pk), outcome_message(8, "applied", "marker"))
+    assert await socket.receive_json_from(timeout=30) == {
+        "type": "outcome",
+        "id": 8,
+        "status": "applied",
+        "reason": "marker",
+    }
+    await socket.disconnect(timeout=30)
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_socket_accepts_no_commands_so_it_cannot_change_anyone(sockets, alice_session, bob_pbx, presets):
     socket, connected, _ = await sockets(alice_session)
     assert connected
-    await socket.receive_json_from()
+    await socket.receive_json_from(timeout=30)
     await socket.send_json_to({"type": "press", "user": "bob", "pbx_user": bob_pbx.pk, "preset": presets["busy"].pk})
     await socket.send_to(text_data="not even json")
     for _ in range(2):
-        reply = await socket.receive_json_from()
+        reply = await socket.receive_json_from(timeout=30)
         assert reply["type"] == "error" and "accepts no commands" in reply["detail"]
-    await socket.disconnect()
+    await socket.disconnect(timeout=30)
     assert not await Trigger.objects.aexists()
     bob = await PbxUser.objects.aget(pk=bob_pbx.pk)
     assert bob.presence == BOB_PRESENCE
