@@ -9,8 +9,6 @@ The worker can expose its own process metrics with `runpbxlink --metrics-port`.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from prometheus_client import Counter, Gauge, Histogram
 
 TRIGGERS = Counter("heartbeat_triggers_total", "Trigger requests by event and outcome", ["event", "outcome"])
@@ -31,15 +29,3 @@ LINK_SUBSCRIPTIONS = Gauge("heartbeat_pbx_subscriptions", "Presence subscription
 LINK_IN_FLIGHT = Gauge("heartbeat_pbx_in_flight", "SetPresence requests awaiting the PBX's answer")
 QUEUE_DEPTH = Gauge("heartbeat_queue_depth", "Triggers accepted but not yet decided")
 LICENCE_DAYS_LEFT = Gauge("heartbeat_licence_days_left", "Days until the licence expires (negative: expired)")
-
-
-def observe_applied(event: str, received: dt.datetime, answered: dt.datetime) -> None:
-    OUTCOMES.labels(event, "applied").inc()
-    APPLY_SECONDS.observe(max(0.0, (answered - received).total_seconds()))
-
-
-def observe_link(state) -> None:
-    LINK_UP.set(1 if state.connected else 0)
-    LINK_RECONNECTS.set(state.reconnects)
-    LINK_SUBSCRIPTIONS.set(state.subscriptions)
-    LINK_IN_FLIGHT.set(state.in_flight)

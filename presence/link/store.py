@@ -304,7 +304,7 @@ def write_answers(ops: list[Applied | Reported]) -> dict[int, list[dict]]:
             user.presence, user.presence_at = _with_contact(user.presence, send.target), op.at
             changed[user.pk] = user
     with transaction.atomic():
-        queue.record_applied((op.send.trigger_id, op.at) for op in sends)
+        queue.record_applied([(op.send.trigger_id, op.at) for op in sends])
         UserState.objects.bulk_create(new_states.values(), batch_size=500)
         update_rows(UserState, MEMORY_FIELDS, states.values())
         update_rows(PbxUser, ["presence", "presence_at"], changed.values())

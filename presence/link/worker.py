@@ -306,8 +306,9 @@ class LinkWorker:
     async def _after_write(self, batch: list, reported: dict[int, list[dict]]) -> None:
         for op in batch:
             if isinstance(op, store.Applied):
+                metrics.OUTCOMES.labels(op.send.event, "applied").inc()
                 if op.send.received_at is not None:
-                    metrics.observe_applied(op.send.event, op.send.received_at, op.at)
+                    metrics.APPLY_SECONDS.observe(max(0.0, (op.at - op.send.received_at).total_seconds()))
                 self._release(op.send)
                 if op.send.source == "button":
                     await self._group_send(op.send.user_id, outcome_message(op.send.trigger_id, "applied", ""))
@@ -412,7 +413,10 @@ class LinkWorker:
             in_flight=state.in_flight,
             updated_at=timezone.now(),
         )
-        metrics.observe_link(state)
+        metrics.LINK_UP.set(1 if state.connected else 0)
+        metrics.LINK_RECONNECTS.set(state.reconnects)
+        metrics.LINK_SUBSCRIPTIONS.set(state.subscriptions)
+        metrics.LINK_IN_FLIGHT.set(state.in_flight)
 
     # ---- PbxEvents callbacks --------------------------------------------------------------------
     async def on_connected(self) -> None:
