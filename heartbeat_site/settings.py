@@ -15,12 +15,13 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
 env = environ.Env()
 _env_file = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
 if os.path.isfile(_env_file):
     env.read_env(_env_file)
+# After the .env file: a VAR_DIR set there counts like one from the environment.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "insecure", "xxx"}
 
@@ -151,8 +152,16 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'heartbeat.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The embedded default keeps its database in VAR_DIR: a fresh clone has none yet.
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # The embedded default keeps its database in VAR_DIR: a fresh clone has none yet. The file holds
+    # the API key hashes and the licence like the other secrets in var/: readable by its owner only
+    # (created so before SQLite opens it, whose WAL files then take the same mode).
+    _sqlite_name = str(DATABASES["default"]["NAME"])
+    if _sqlite_name != ":memory:" and not _sqlite_name.startswith("file:"):
+        _sqlite_file = Path(_sqlite_name)
+        _sqlite_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _sqlite_file.touch(mode=0o600)
+        if _sqlite_file.stat().st_uid == os.getuid():
+            _sqlite_file.chmod(0o600)
     # WAL lets the web threads read while the link worker writes; IMMEDIATE transactions take the
     # write lock up front so that two writers queue on the busy timeout instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
