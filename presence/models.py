@@ -17,6 +17,9 @@ from django.utils import timezone
 BUILTIN_EVENTS = ("logon", "logoff", "lock", "unlock", "shutdown", "heartbeat")
 RULE_EVENTS = ("logon", "logoff", "lock", "unlock", "shutdown", "heartbeat-lost")
 STANDARD_ACTIVITIES = ("", "away", "busy", "dnd")
+# A day: a device that stays silent longer is off whatever the timeout, and the worker computes
+# "now - timeout" with it (a huge value overflowed the date range).
+MAX_HEARTBEAT_TIMEOUT_MINUTES = 1440
 ACTIVITY_COLOURS = {"": "#badb8c", "away": "#ffd063", "busy": "#ff918f", "dnd": "#cb8cdb"}
 
 activity_validator = RegexValidator(
@@ -272,8 +275,9 @@ class ServiceSettings(models.Model):
     )
     heartbeat_timeout_minutes = models.PositiveIntegerField(
         default=0,
+        validators=[MaxValueValidator(MAX_HEARTBEAT_TIMEOUT_MINUTES)],
         help_text="When all of a user's devices stop posting heartbeats for longer than this, the "
-        "heartbeat-lost rule fires once (0 = off).",
+        "heartbeat-lost rule fires once (0 = off, at most 1440 = a day).",
     )
     offer_user_page = models.BooleanField(default=True, help_text="Offer users the page with preset buttons.")
     key_rotation_days = models.PositiveIntegerField(

@@ -32,7 +32,7 @@ from presence.engine_models import (
     presence_from_json,
     presence_to_json,
 )
-from presence.models import PbxUser, Preset, ServiceSettings, UserState
+from presence.models import MAX_HEARTBEAT_TIMEOUT_MINUTES, PbxUser, Preset, ServiceSettings, UserState
 from triggers.models import Trigger
 
 log = logging.getLogger("presence.decision")
@@ -449,7 +449,8 @@ def release(plan: Plan) -> None:
 
 def expire_heartbeats(now: dt.datetime | None = None) -> int:
     """Users whose devices all went quiet longer than the timeout get one `heartbeat-lost` trigger."""
-    minutes = ServiceSettings.current().heartbeat_timeout_minutes
+    # Bounded here too: a value stored before the validator existed must not overflow every round.
+    minutes = min(ServiceSettings.current().heartbeat_timeout_minutes, MAX_HEARTBEAT_TIMEOUT_MINUTES)
     if not minutes:
         return 0
     now = now or timezone.now()

@@ -138,3 +138,17 @@ def test_a_user_whose_answer_is_written_is_planned_again_in_the_same_round(alice
     assert reported == {} and Trigger.objects.get(pk=logon.pk).status == "applied"
     assert [p.trigger_id for p in planned.plans] == [lock.pk]  # bob's SetPresence is still in flight
     assert Trigger.objects.get(pk=for_bob.pk).status == "queued"
+
+
+def test_heartbeat_expiry_takes_an_absurd_stored_timeout_as_the_longest_allowed(alice):
+    """A value written before the bound existed (or by SQL) must not raise OverflowError every round."""
+    from presence.models import ServiceSettings
+
+    options = ServiceSettings.current()
+    options.heartbeat_timeout_minutes = 1_100_000_000
+    options.save()  # save() does not validate
+    now = timezone.now()
+    UserState.objects.create(user=alice, last_heartbeat_at=now - dt.timedelta(days=2))
+
+    assert applier.expire_heartbeats(now) == 1  # silent for longer than a day, the longest timeout
+    assert Trigger.objects.get(event="heartbeat-lost").pbx_user == alice

@@ -304,6 +304,12 @@ BROKEN = [
         id="a_setting_out_of_range",
     ),
     pytest.param(
+        "settings.heartbeat_timeout_minutes",
+        1_100_000_000,
+        "settings.heartbeat_timeout_minutes: Ensure this value is less than or equal to 1440",
+        id="a_heartbeat_timeout_beyond_a_day",
+    ),
+    pytest.param(
         "settings.debounce_seconds",
         "5",
         "settings.debounce_seconds: must be a whole number",

@@ -55,3 +55,11 @@ def test_override_rules_refuse_what_cannot_match(fields, field):
 def test_a_preset_activity_must_be_an_activity():
     assert "activity" in errors_of(Preset(name="Odd", activity="Out Of Office"))
     Preset(name="Lunch break", activity="lunch").full_clean()  # RFC 4480 activities are allowed
+
+
+def test_the_heartbeat_timeout_is_at_most_a_day():
+    from presence.models import ServiceSettings
+
+    errors = errors_of(ServiceSettings(pk=1, heartbeat_timeout_minutes=1_100_000_000))
+    assert "heartbeat_timeout_minutes" in errors and "1440" in errors["heartbeat_timeout_minutes"][0]
+    ServiceSettings(pk=1, heartbeat_timeout_minutes=1440).full_clean(validate_unique=False)
