@@ -309,6 +309,26 @@ def test_two_recipe_keys_on_one_day_get_distinct_names(admin_client):
     assert len(names) == 2 and names[1] == names[0] + " (2)"
 
 
+def test_staff_without_the_api_key_view_permission_cannot_see_the_page_or_download(client, staff, api_key):
+    """The page lists every key's name, prefix, state and use count: the same right as the key admin."""
+    page = client.get(reverse("admin-integration"))
+    download = client.get(reverse("admin-integration-download", args=["linux"]))
+    key_admin = client.get(reverse("admin:triggers_apikey_changelist"))
+    assert key_admin.status_code == 403
+    assert page.status_code == 403 and api_key[0].prefix not in page.content.decode()
+    assert download.status_code == 403
+
+
+def test_staff_with_the_api_key_view_permission_see_the_page(client, staff, api_key):
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.add(Permission.objects.get(codename="view_apikey"))
+    page = client.get(reverse("admin-integration"))
+    assert page.status_code == 200 and api_key[0].prefix in page.content.decode()
+    assert page.context["can_add_key"] is False
+    assert client.get(reverse("admin-integration-download", args=["linux"])).status_code == 200
+
+
 def test_staff_without_the_add_key_permission_cannot_create_keys(client, staff):
     response = client.post(reverse("admin-integration"), {"os": "linux"})
     assert response.status_code == 403
