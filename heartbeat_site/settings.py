@@ -262,6 +262,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
+# /healthz answers everyone with the status only; the details need a staff session or this token
+# (`Authorization: Bearer <HEALTHZ_TOKEN>`). Empty: staff only.
+HEALTHZ_TOKEN = _secret("HEALTHZ_TOKEN", required=False)
+
 # `/bench/trivial`: a trivial Django view served beside the API, for the benchmarks only (tests/bench).
 BENCH_VIEWS = _bool("BENCH_VIEWS", False)
 # Largest trigger body accepted (bytes); larger bodies get 413 before they are parsed.
