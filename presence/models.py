@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import time
 
 from django.conf import settings
@@ -13,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+
+from presence.engine import regex_error
 
 BUILTIN_EVENTS = ("logon", "logoff", "lock", "unlock", "shutdown", "heartbeat")
 RULE_EVENTS = ("logon", "logoff", "lock", "unlock", "shutdown", "heartbeat-lost")
@@ -244,10 +245,9 @@ class OverrideRule(models.Model):
         if self.note_match != self.NoteMatch.ANY and not self.note_pattern:
             errors["note_pattern"] = "Give the text (or regular expression) the note is matched against."
         if self.note_match == self.NoteMatch.REGEX:
-            try:
-                re.compile(self.note_pattern)
-            except re.error as exc:
-                errors["note_pattern"] = f"Not a regular expression: {exc}."
+            problem = regex_error(self.note_pattern)  # the matcher the engine uses (RE2), not Python's re
+            if problem:
+                errors["note_pattern"] = f"Not a regular expression the rules can use: {problem}."
         if errors:
             raise ValidationError(errors)
 
