@@ -237,7 +237,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "triggers.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "triggers.errors.exception_handler",

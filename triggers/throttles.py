@@ -74,7 +74,7 @@ def user_ident(request) -> str | None:
     user = request.data.get("user") if hasattr(request.data, "get") else None
     if request.method != "POST" or not isinstance(user, str) or not user.strip():
         return None
-    digest = hashlib.blake2b(user.strip().lower().encode(), digest_size=12).hexdigest()
+    digest = hashlib.blake2b(user.strip().lower().encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
     return f"{request.auth.pk}:{digest}"
 
 

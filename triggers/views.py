@@ -10,7 +10,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,7 +19,8 @@ from triggers import accept
 from triggers.auth import ApiKeyAuthentication
 from triggers.errors import PayloadTooLarge
 from triggers.models import ApiKey, Trigger
-from triggers.serializers import ErrorSerializer, TriggerInSerializer, TriggerOutSerializer
+from triggers.parsers import JSONParser
+from triggers.serializers import MAX_CLIENT_ID, ErrorSerializer, TriggerInSerializer, TriggerOutSerializer
 from triggers.throttles import TriggerRateThrottle
 
 
@@ -39,6 +40,16 @@ def enforce_body_limit(request) -> None:
         size = settings.TRIGGER_MAX_BODY + 1
     if size > settings.TRIGGER_MAX_BODY:
         raise PayloadTooLarge(f"The request body is over {settings.TRIGGER_MAX_BODY} bytes.")
+
+
+def idempotency_header(request) -> str:
+    """The `Idempotency-Key` header, or "" without one; 400 for a key the trigger log cannot keep."""
+    value = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
+    if len(value) > MAX_CLIENT_ID or not value.isprintable():
+        raise exceptions.ValidationError(
+            {"Idempotency-Key": [f"Use at most {MAX_CLIENT_ID} printable characters (or send none)."]}
+        )
+    return value
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -96,8 +107,11 @@ class TriggerApiView(APIView):
             return ""
         if not isinstance(value, str):
             return ""
-        # The audit row keeps what was sent, minus what the database cannot store (NUL and friends).
-        return "".join(ch if ord(ch) >= 32 and ord(ch) != 127 else "\ufffd" for ch in value[:255])
+        # The audit row keeps what was sent, minus what the database cannot store (NUL and friends,
+        # and lone surrogates, which JSON can spell but no encoding can write).
+        return "".join(
+            "\ufffd" if ord(ch) < 32 or ord(ch) == 127 or "\ud800" <= ch <= "\udfff" else ch for ch in value[:255]
+        )
 
 
 class TriggerCreateView(TriggerApiView):
@@ -127,10 +141,10 @@ class TriggerCreateView(TriggerApiView):
     )
     def post(self, request) -> Response:
         api_key: ApiKey = request.auth
-        client_id = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
+        client_id = idempotency_header(request)
         if not client_id and hasattr(request.data, "get") and isinstance(request.data.get("id"), str):
             client_id = request.data.get("id", "").strip()
-        if len(client_id) <= 128 and client_id.isprintable():
+        if len(client_id) <= MAX_CLIENT_ID and client_id.isprintable():
             first = accept.find_replay(api_key, client_id)
             if first is not None:
                 status_code, body = accept.replay_body(first)

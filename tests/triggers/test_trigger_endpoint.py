@@ -284,3 +284,37 @@ def test_control_characters_are_refused_with_a_400_and_audited(api_client, auth,
     response = post(api_client, body, auth)
     assert response.status_code == 400 and field in response.json()["fields"]
     assert Trigger.objects.get().status == "refused"
+
+
+# ---- hostile input that once answered 500 or lost the trigger (security review finding 4) ----------
+@pytest.mark.parametrize("field", ["user", "event", "device", "id"])
+def test_a_lone_surrogate_is_refused_with_a_400_naming_the_field(api_client, auth, alice, field):
+    """JSON may spell `\\ud800`, which is no character: no database can store it."""
+    body = {"user": "alice", "event": "lock", field: "al\ud800ice"}
+    response = api_client.post(URL, data=json.dumps(body), content_type="application/json", **auth)
+    assert response.status_code == 400, response.content
+    payload = response.json()
+    assert payload["error"] == "invalid" and field in payload["fields"]
+    assert "surrogate" in payload["fields"][field][0].lower()
+    row = Trigger.objects.get()  # the refusal is audited, with what could be stored
+    assert row.status == "refused" and row.http_status == 400
+    assert "\ud800" not in row.user_value + row.device
+
+
+def test_json_nested_a_thousand_levels_deep_is_refused_with_a_400(api_client, auth, alice):
+    """It fits in 4 KiB; parsing it overflowed the stack (RecursionError) in the throttle's read."""
+    deep = '{"user": "alice", "event": "lock", "device": ' + "[" * 1000 + "]" * 1000 + "}"
+    assert len(deep) < 4096
+    response = api_client.post(URL, data=deep, content_type="application/json", **auth)
+    assert response.status_code == 400 and response.json()["error"] == "malformed"
+    assert not Trigger.objects.filter(status="queued").exists()
+
+
+@pytest.mark.parametrize("value", ["k" * 129, "evt\x85next"], ids=["too-long", "not-printable"])
+def test_an_unusable_idempotency_key_header_is_refused_with_a_400(api_client, auth, alice, value):
+    """A 200-character key raised DataError on PostgreSQL after validation: the trigger was lost."""
+    response = post(api_client, {"user": "alice", "event": "lock"}, auth, HTTP_IDEMPOTENCY_KEY=value)
+    assert response.status_code == 400, response.content
+    assert "Idempotency-Key" in response.json()["fields"]
+    assert not Trigger.objects.filter(status="queued").exists()
+    assert Trigger.objects.get().client_id == ""  # the audit row keeps no unusable key
