@@ -374,3 +374,42 @@ def test_it_refuses_a_file_that_is_not_an_object(db, tmp_path: Path) -> None:
 def test_it_refuses_a_file_it_cannot_read(db, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match=r"Cannot read .*missing\.json"):
         import_file(str(tmp_path / "missing.json"))
+
+
+@pytest.mark.parametrize("depth", [40, 5000], ids=["deeper-than-any-configuration", "deeper-than-python-parses"])
+def test_it_refuses_json_nested_deeper_than_a_configuration_is(exported: dict, tmp_path: Path, depth: int) -> None:
+    before = export(tmp_path)
+    text = dump_config(exported).replace('"note": ""', '"note": ' + "[" * depth + "]" * depth, 1)
+    for args in ((), ("--dry-run",)):
+        with pytest.raises(CommandError) as raised:
+            import_file(write(tmp_path, text), *args)
+        assert "nested" in str(raised.value).split("\n", 1)[1] and "nothing was changed" in str(raised.value)
+    assert export(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "where"),
+    [
+        ("presets.0.note", "presets[0].note"),
+        ("override_rules.0.note_pattern", "override_rules[0].note_pattern"),
+        ("settings.colour_scheme", "settings"),  # as a key, not a value
+    ],
+)
+def test_a_lone_surrogate_is_refused_by_the_dry_run_and_the_import_alike(
+    exported: dict, tmp_path: Path, path: str, where: str
+) -> None:
+    """JSON may spell `\\ud800`; the dry run said yes and the real import then crashed writing it."""
+    before = export(tmp_path)
+    if path.startswith("settings."):
+        exported["settings"]["\ud800"] = 1
+    else:
+        exported = edit(exported, path, "On holiday \ud800")
+    text = json.dumps(exported)  # ensure_ascii: the file holds the escape \ud800
+    assert "\\ud800" in text
+    for args in (("--dry-run",), ()):
+        with pytest.raises(CommandError) as raised:
+            import_file(write(tmp_path, text), *args)
+        problems = str(raised.value).split("\n", 1)[1]  # the first line names the file
+        assert where in problems and "lone surrogate" in problems
+        assert "\ud800" not in problems  # a terminal could not even print it
+    assert export(tmp_path) == before

@@ -89,3 +89,29 @@ def test_the_admin_refuses_an_override_regex_the_linear_matcher_cannot_take(admi
     assert response.status_code == 200  # the form again, with the error
     assert "linear time" in response.content.decode()
     assert not OverrideRule.objects.filter(name="holiday twice").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "fields", "field"),
+    [
+        pytest.param(
+            "/admin/presence/overriderule/add/",
+            {"order": 0, "name": "deep", "note_match": "any", "events": "[]", "decision": "protect"},
+            "activities",
+            id="override-rule-activities",
+        ),
+        pytest.param(
+            "/admin/presence/eventrule/add/",
+            {"event": "logon", "action": "nothing"},
+            "weekdays",
+            id="event-rule-weekdays",
+        ),
+        pytest.param(
+            "/admin/presence/pbxuser/add/", {"guid": "ab" * 16, "h323": "deep"}, "emails", id="pbx-user-emails"
+        ),
+    ],
+)
+def test_the_admin_refuses_json_nested_too_deeply_with_a_message(admin_client, url, fields, field):
+    response = admin_client.post(url, {**fields, field: "[" * 3000 + "]" * 3000})
+    assert response.status_code == 200  # the form again, not a 500
+    assert "nested too deeply" in response.content.decode()
