@@ -14,6 +14,9 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from heartbeat_site.public_url import EXAMPLE as PUBLIC_URL_EXAMPLE
+from heartbeat_site.public_url import check_public_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -73,7 +76,14 @@ if WEB_THREADS < 1:
     raise ImproperlyConfigured(f"WEB_THREADS={WEB_THREADS} must be at least 1 (default 8).")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-PUBLIC_URL = env.str("PUBLIC_URL", default=f"http://{HOST}:{PORT}").rstrip("/")
+_PUBLIC_URL = env.str("PUBLIC_URL", default=f"http://{f'[{HOST}]' if ':' in HOST else HOST}:{PORT}")
+try:
+    # It is written into scripts for computers (recipes): a plain URL, nothing that could end a string there.
+    PUBLIC_URL = check_public_url(_PUBLIC_URL)
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"PUBLIC_URL={_PUBLIC_URL!r} cannot be used: {exc}. Use e.g. {PUBLIC_URL_EXAMPLE}."
+    ) from None
 
 # Behind a reverse proxy that terminates TLS: trust its X-Forwarded-Proto / X-Forwarded-For.
 TRUST_PROXY_HEADERS = _bool("TRUST_PROXY_HEADERS", False)

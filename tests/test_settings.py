@@ -54,7 +54,6 @@ def test_it_refuses_a_boolean_typo():
         pytest.param({"PBX_URL": "http://pbx.example/x", "PBX_PASSWORD": "x"}, "presence.E001", id="pbx-url-scheme"),
         pytest.param({"PBX_URL": "wss://pbx.example.com/PBX0/APPS/websocket"}, "presence.E002", id="pbx-no-password"),
         pytest.param({"PBX_CA_FILE": "/nonexistent/ca.pem"}, "presence.E004", id="ca-file-missing"),
-        pytest.param({"PUBLIC_URL": "presence.example.com"}, "triggers.E002", id="public-url-not-a-url"),
         pytest.param({"TRIGGER_RATE_PER_KEY": "lots"}, "triggers.E001", id="rate-not-a-rate"),
     ],
 )
