@@ -10,14 +10,14 @@ django_asgi_app = get_pooled_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry)
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from heartbeat_site.origins import OriginCheck  # noqa: E402
 from presence.routing import channel_routes, websocket_routes  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
+        "websocket": OriginCheck(AuthMiddlewareStack(URLRouter(websocket_routes))),
         "channel": ChannelNameRouter(channel_routes),
     }
 )

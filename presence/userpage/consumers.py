@@ -5,8 +5,9 @@ session's user to a PBX user at connect (same identity matching as triggers) and
 group and no other. It listens to nothing the browser sends — there is no command through which a
 page could name a user; buttons go through the CSRF-protected POST endpoint.
 
-The Origin check is `AllowedHostsOriginValidator` around the whole websocket stack (asgi.py), so a
-page on another site cannot open this socket with the user's cookies.
+The Origin check is `heartbeat_site.origins.OriginCheck` around the whole websocket stack (asgi.py):
+scheme, host and port must be this service's own or PUBLIC_URL's, so a page on another site — or on
+another port of the same host — cannot open this socket with the user's cookies.
 """
 
 from __future__ import annotations

@@ -346,8 +346,10 @@ async def worker_thread_db_closed():
     await sync_to_async(connections.close_all)()
 
 
-async def open_socket(session: str | None, origin: str = "http://localhost") -> tuple[WebsocketCommunicator, bool, int]:
-    headers = [(b"host", b"localhost"), (b"origin", origin.encode())]
+async def open_socket(
+    session: str | None, origin: str = "http://localhost", host: str = "localhost"
+) -> tuple[WebsocketCommunicator, bool, int]:
+    headers = [(b"host", host.encode()), (b"origin", origin.encode())]
     if session:
         headers.append((b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={session}".encode()))
     socket = WebsocketCommunicator(application, "/ws/presence/", headers=headers)
@@ -445,6 +447,38 @@ async def test_the_socket_refuses_anonymous_visitors(sockets, transactional_db):
 @pytest.mark.django_db(transaction=True)
 async def test_the_socket_refuses_a_foreign_origin(sockets, alice_session):
     _, connected, _ = await sockets(alice_session, origin="https://evil.example")
+    assert not connected
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "origin",
+    ["http://127.0.0.1:9999", "https://127.0.0.1", "http://127.0.0.1", "ws://127.0.0.1:8000", "null"],
+    ids=["other-port", "other-scheme-and-port", "default-port", "not-a-web-origin", "opaque"],
+)
+async def test_the_socket_refuses_an_origin_that_differs_in_scheme_or_port(sockets, alice_session, settings, origin):
+    """The same host is not the same origin: another port or scheme is another site (review finding 13)."""
+    settings.PUBLIC_URL = "http://127.0.0.1:8000"
+    _, connected, _ = await sockets(alice_session, origin=origin, host="127.0.0.1:8000")
+    assert not connected
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_socket_accepts_its_own_origin_and_the_public_url(sockets, alice_session, settings):
+    settings.PUBLIC_URL = "http://127.0.0.1:8000"
+    socket, connected, _ = await sockets(alice_session, origin="http://127.0.0.1:8000", host="127.0.0.1:8000")
+    assert connected
+    await socket.disconnect()
+    # Behind a proxy that ends TLS the socket itself is plain ws://: the public URL's origin is what the browser sends.
+    settings.PUBLIC_URL = "https://localhost"
+    socket, connected, _ = await sockets(alice_session, origin="https://localhost", host="localhost")
+    assert connected
+    await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_socket_refuses_its_own_origin_on_a_host_that_is_not_allowed(sockets, alice_session):
+    _, connected, _ = await sockets(alice_session, origin="http://evil.example", host="evil.example")
     assert not connected
 
 
