@@ -130,6 +130,8 @@ MIDDLEWARE = [
 # the header is trusted only when this is on, and only the proxy may set it.
 SSO_HEADER_ENABLED = _bool("SSO_HEADER_ENABLED", False)
 SSO_HEADER = env.str("SSO_HEADER", default="HTTP_REMOTE_USER")
+# SSO never signs a name into a staff or superuser account unless this says so (docs/user-page.md).
+SSO_ALLOW_STAFF = _bool("SSO_ALLOW_STAFF", False)
 if SSO_HEADER_ENABLED:
     MIDDLEWARE.insert(
         MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,

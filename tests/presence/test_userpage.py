@@ -18,7 +18,7 @@ from django.test import AsyncClient, Client
 from heartbeat_site.asgi import application
 from licensing.models import Seat
 from presence.link.notify import outcome_message, presence_group, presence_message
-from presence.models import PbxUser, Preset, ServiceSettings
+from presence.models import AccountLink, PbxUser, Preset, ServiceSettings
 from triggers.models import Trigger
 
 PASSWORD = "correct horse battery staple"
@@ -326,6 +326,92 @@ def test_sso_switches_the_session_when_the_proxy_names_someone_else(sso, client,
     assert "Alice Liddell" in client.get("/", headers={"X-Remote-User": "alice"}).content.decode()
     body = client.get("/", headers={"X-Remote-User": "bob"}).content.decode()
     assert "Bob Builder" in body and "Alice" not in body
+
+
+def utf8_as_a_server_passes_it(name: str) -> str:
+    """A header value as WSGI and ASGI servers hand it to Django: the UTF-8 bytes read as latin-1."""
+    return name.encode("utf-8").decode("latin-1")
+
+
+def signed_in_as(client) -> str | None:
+    user_id = client.session.get("_auth_user_id")
+    return get_user_model().objects.get(pk=user_id).get_username() if user_id else None
+
+
+def test_sso_never_signs_the_proxys_name_into_an_existing_superuser(sso, client, presets):
+    """`make run` creates the superuser "admin"; `Remote-User: admin` opened /admin/ as that superuser."""
+    get_user_model().objects.create_superuser("admin", password=PASSWORD)
+    response = client.get("/admin/", headers={"X-Remote-User": "admin"})
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert signed_in_as(client) is None
+
+
+def test_sso_never_signs_into_an_account_made_by_hand(sso, client, alice_login, presets):
+    response = client.get("/", headers={"X-Remote-User": "alice"})
+    assert response.status_code == 302 and signed_in_as(client) is None
+    assert not AccountLink.objects.exists()
+
+
+def test_sso_signs_into_the_account_it_created_and_links_it_to_the_pbx_user(sso, client, alice_pbx, presets):
+    assert client.get("/", headers={"X-Remote-User": "alice"}).status_code == 200
+    link = AccountLink.objects.get()
+    assert (link.user.username, link.origin, link.pbx_guid) == ("alice", "sso", alice_pbx.guid)
+    again = Client()
+    assert again.get("/", headers={"X-Remote-User": "alice"}).status_code == 200 and signed_in_as(again) == "alice"
+
+
+def test_sso_signs_into_an_account_linked_to_the_pbx_user_the_name_means(sso, client, alice_login, presets):
+    AccountLink.objects.create(user=alice_login, pbx_guid=PbxUser.objects.get(h323="alice").guid, origin="myapps-admin")
+    assert client.get("/", headers={"X-Remote-User": "alice"}).status_code == 200
+    assert signed_in_as(client) == "alice"
+
+
+def test_sso_never_signs_into_an_account_linked_to_another_pbx_user(sso, client, alice_login, bob_pbx, presets):
+    AccountLink.objects.create(user=alice_login, pbx_guid=bob_pbx.guid, origin="myapps-admin")
+    assert client.get("/", headers={"X-Remote-User": "alice"}).status_code == 302
+    assert signed_in_as(client) is None
+
+
+def test_sso_refuses_staff_unless_the_setting_allows_it(sso, client, alice_pbx, presets):
+    client.get("/", headers={"X-Remote-User": "alice"})  # created and linked by SSO
+    get_user_model().objects.filter(username="alice").update(is_staff=True)  # later made staff
+    later = Client()
+    assert later.get("/admin/", headers={"X-Remote-User": "alice"}).status_code == 302
+    assert signed_in_as(later) is None
+    sso.SSO_ALLOW_STAFF = True
+    assert later.get("/admin/", headers={"X-Remote-User": "alice"}).status_code == 200
+    assert signed_in_as(later) == "alice"
+
+
+def test_sso_finds_the_windows_login_not_a_pbx_user_whose_email_is_spelled_like_it(
+    sso, client, alice_pbx, make_user, presets
+):
+    make_user("mallory", dn="Mallory", emails=["corp\\alice"])
+    body = client.get("/", headers={"X-Remote-User": "CORP\\alice"}).content.decode()
+    assert "Alice Liddell" in body and "Mallory" not in body
+
+
+def test_sso_reads_the_proxys_name_as_utf_8(sso, client, make_user, presets):
+    make_user("jürgen", dn="Jürgen Groß")
+    response = client.get("/", headers={"X-Remote-User": utf8_as_a_server_passes_it("jürgen")})
+    assert response.status_code == 200 and "Jürgen Groß" in response.content.decode()
+    assert get_user_model().objects.get().username == "jürgen"
+    # The session stays: the next request's header is read the same way.
+    assert client.get("/", headers={"X-Remote-User": utf8_as_a_server_passes_it("jürgen")}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("j\xfcrgen", id="not-utf-8"),
+        pytest.param("a" * 300, id="longer-than-150"),
+        pytest.param("al\x85ice", id="control"),
+    ],
+)
+def test_sso_refuses_a_name_it_cannot_keep_and_creates_nothing(sso, client, alice_pbx, presets, name):
+    response = client.get("/", headers={"X-Remote-User": name})
+    assert response.status_code == 302 and signed_in_as(client) is None
+    assert not get_user_model().objects.exists()
 
 
 # ---- the websocket ---------------------------------------------------------------------------------
