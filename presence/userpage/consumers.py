@@ -21,6 +21,7 @@ from presence.link.notify import presence_group
 from presence.models import PbxUser
 from presence.userpage import services
 from presence.userpage.services import PageRefusal
+from presence.userpage.signout import session_group
 
 log = logging.getLogger("presence.userpage")
 
@@ -32,6 +33,7 @@ CLOSE_REFUSED = 4403
 
 class PresenceSocket(AsyncJsonWebsocketConsumer):
     group: str | None = None
+    session_group: str | None = None
 
     async def connect(self) -> None:
         django_user = self.scope.get("user")
@@ -48,12 +50,18 @@ class PresenceSocket(AsyncJsonWebsocketConsumer):
         # value we read or delivered to us afterwards — never lost.
         self.group = presence_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if session_key:  # signing out of this session closes this socket (signout.py)
+            self.session_group = session_group(session_key)
+            await self.channel_layer.group_add(self.session_group, self.channel_name)
         await self.accept()
         await self.send_json(await database_sync_to_async(_fresh_presence)(user.pk))
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.session_group is not None:
+            await self.channel_layer.group_discard(self.session_group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
         # Deliberately not decoded: the socket takes no commands, so nothing sent here can act.
@@ -64,6 +72,10 @@ class PresenceSocket(AsyncJsonWebsocketConsumer):
     # ---- messages from the PBX link worker (presence/link/notify.py) ---------------------------
     async def presence_changed(self, event: dict) -> None:
         await self.send_json(services.presence_view(event.get("activity", ""), event.get("note", "")))
+
+    async def session_ended(self, event: dict) -> None:
+        """The session signed out: the page must sign in again (4401), and hears nothing more."""
+        await self.close(code=CLOSE_NOT_SIGNED_IN)
 
     async def trigger_outcome(self, event: dict) -> None:
         await self.send_json(

@@ -568,6 +568,32 @@ async def test_the_socket_refuses_its_own_origin_on_a_host_that_is_not_allowed(s
     assert not connected
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_signing_out_closes_the_sockets_of_that_session_and_no_other(
+    sockets, alice_session, alice_login, alice_pbx
+):
+    """The socket kept streaming the presence after sign-out until it reconnected (review finding 10)."""
+    other_session = await sync_to_async(session_cookie)(Client(), alice_login)  # alice on her phone too
+    socket, connected, _ = await sockets(alice_session)
+    other, other_connected, _ = await sockets(other_session)
+    assert connected and other_connected
+    await socket.receive_json_from()
+    await other.receive_json_from()
+
+    client = AsyncClient()
+    client.cookies[django_settings.SESSION_COOKIE_NAME] = alice_session
+    response = await client.post("/accounts/logout/")
+    assert response.status_code == 302
+
+    closed = await socket.receive_output(timeout=10)
+    assert closed == {"type": "websocket.close", "code": 4401}
+    # The other session is still signed in: its socket still gets alice's presence.
+    phone = [{"contact": "tel:", "status": "open", "activity": "dnd", "note": "In a call"}]
+    await get_channel_layer().group_send(presence_group(alice_pbx.pk), presence_message(phone, "tel:"))
+    assert (await other.receive_json_from())["note"] == "In a call"
+    await other.disconnect()
+
+
 @pytest.fixture
 def switched_off(transactional_db) -> None:
     set_offered(False)
