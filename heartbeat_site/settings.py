@@ -8,6 +8,7 @@ checks (`manage.py check`) catch the rest.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -111,6 +112,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "presence",
     "licensing",
     "triggers",
@@ -124,6 +126,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Single sign-on through a trusted reverse proxy (Kerberos/NTLM on a Windows domain). Off by default:
@@ -137,9 +141,24 @@ if SSO_HEADER_ENABLED:
         MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
         "presence.userpage.sso.ProxyHeaderSSOMiddleware",
     )
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# django-axes first: it refuses a locked-out sign-in before any backend checks a password.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 if SSO_HEADER_ENABLED:
-    AUTHENTICATION_BACKENDS.insert(0, "presence.userpage.sso.ProxyHeaderSSOBackend")
+    AUTHENTICATION_BACKENDS.insert(1, "presence.userpage.sso.ProxyHeaderSSOBackend")
+
+# Sign-in throttling (django-axes) on /admin/login/ and /accounts/login/: after LOGIN_FAILURE_LIMIT
+# wrong passwords for one account (from anywhere), or from one address (for any accounts), that
+# account or address is refused (429) for LOGIN_LOCKOUT_MINUTES. Attempts are kept in the database
+# (shared by every process), without the password.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "triggers.views.client_ip"  # X-Forwarded-For only with TRUST_PROXY_HEADERS
+AXES_WHITELIST_CALLABLE = "presence.userpage.sso.not_a_password_sign_in"  # the proxy vouched: no guessing
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_DISABLE_ACCESS_LOG = True  # failures are what matters; a row per successful sign-in grows for ever
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured(f"LOGIN_FAILURE_LIMIT={AXES_FAILURE_LIMIT} must be at least 1 (default 5).")
 
 ROOT_URLCONF = "heartbeat_site.urls"
 ASGI_APPLICATION = "heartbeat_site.asgi.application"
@@ -315,5 +334,6 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its version banner at every start; lockouts still log (axes.handlers)
     },
 }

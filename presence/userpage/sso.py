@@ -126,3 +126,8 @@ class ProxyHeaderSSOBackend(RemoteUserBackend):
         if link.origin == AccountLink.Origin.SSO and not link.pbx_guid:
             AccountLink.objects.filter(pk=link.pk).update(pbx_guid=pbx_guid_for(username))  # matched since
         return True
+
+
+def not_a_password_sign_in(request, credentials) -> bool:
+    """django-axes' whitelist: a sign-in vouched for by the proxy is no password guess to count or lock."""
+    return bool(credentials and credentials.get("remote_user"))
