@@ -299,6 +299,8 @@ HEALTHZ_TOKEN = _secret("HEALTHZ_TOKEN", required=False)
 
 # `/bench/trivial`: a trivial Django view served beside the API, for the benchmarks only (tests/bench).
 BENCH_VIEWS = _bool("BENCH_VIEWS", False)
+# The user page's buttons, per person: a few presses a minute are plenty; a loop must not reach the PBX.
+USER_PAGE_PRESS_RATE = env.str("USER_PAGE_PRESS_RATE", default="10/min")
 # Largest trigger body accepted (bytes); larger bodies get 413 before they are parsed.
 TRIGGER_MAX_BODY = env.int("TRIGGER_MAX_BODY", default=4096)
 # How far in the future a trigger's `at` may lie (clock skew of the computers).

@@ -15,6 +15,7 @@ from presence.link.handoff import hand_to_link, notify_on_insert
 from presence.models import ServiceSettings
 from triggers.errors import Refused
 from triggers.models import ApiKey, Trigger
+from triggers.throttles import enforce_user_rate
 
 log = logging.getLogger("triggers.accept")
 
@@ -68,6 +69,7 @@ def accept(
     except AmbiguousUser as exc:
         raise RefusedTrigger(409, exc.code, str(exc), fields) from exc
     fields["pbx_user"] = match.user
+    enforce_user_rate(api_key.pk, match.user.pk)  # per PBX user, however spelled; a 429 writes no row
     refusal = refusal_for(match.user.guid, seated=match.licensed)
     if refusal is not None:
         raise RefusedTrigger(403, refusal.code, refusal.detail, fields)

@@ -15,14 +15,17 @@ from triggers.throttles import parse_rate
 @register()
 def check_trigger_settings(app_configs, **kwargs):
     problems = []
-    for scope in ("trigger-key", "trigger-user"):
-        rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope]
+    rates = {
+        "TRIGGER_RATE_PER_KEY": settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["trigger-key"],
+        "TRIGGER_RATE_PER_USER": settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["trigger-user"],
+        "USER_PAGE_PRESS_RATE": settings.USER_PAGE_PRESS_RATE,
+    }
+    for env_name, rate in rates.items():
         try:
             count, _ = parse_rate(rate)
             if count <= 0:
                 raise ValueError
         except (ValueError, KeyError, IndexError):
-            env_name = "TRIGGER_RATE_PER_KEY" if scope == "trigger-key" else "TRIGGER_RATE_PER_USER"
             problems.append(
                 Error(
                     f"{env_name}={rate!r} is not a rate.", hint="Use N/s, N/min, N/hour or N/day.", id="triggers.E001"

@@ -86,6 +86,8 @@ class TriggerApiView(APIView):
         api_key = getattr(request, "_auth", None)
         if not isinstance(api_key, ApiKey) or request.method != "POST":
             return
+        if status_code == 429:  # counted in heartbeat_rate_limited_total: a loop must not fill the log
+            return
         fields = getattr(self, "_refusal_fields", None)
         if fields is None:
             fields = {

@@ -21,6 +21,7 @@ from presence.identity import AmbiguousUser, UnknownUser, resolve_user
 from presence.link.handoff import hand_to_link
 from presence.models import ACTIVITY_COLOURS, LinkStatus, PbxUser, Preset, ServiceSettings
 from triggers.models import Trigger
+from triggers.throttles import BUTTON_SCOPE, over_limit
 
 KEY_NAME = "user page"
 EVENT = "button"
@@ -39,6 +40,14 @@ class PageRefusal(Exception):
 
     def as_json(self) -> dict:
         return {"error": self.code, "detail": self.detail}
+
+
+class PressRateLimited(PageRefusal):
+    """Too many presses: 429, with the seconds until the next one is taken (Retry-After)."""
+
+    def __init__(self, wait: float):
+        super().__init__(429, "rate_limited", "You pressed too often. Wait a moment, then press again.")
+        self.wait = wait
 
 
 def ensure_offered() -> None:
@@ -125,6 +134,10 @@ def press_button(
     (as the API does), so the administrator sees why a user's press did nothing.
     """
     user = page_user(django_user)
+    # Per person (their PBX user, whichever account they signed in with); a refused press writes nothing.
+    wait = over_limit(BUTTON_SCOPE, settings.USER_PAGE_PRESS_RATE, str(user.pk))
+    if wait is not None:
+        raise PressRateLimited(wait)
     preset = Preset.objects.filter(pk=preset_id, show_on_user_page=True).first()
     if preset is None:
         raise PageRefusal(404, "unknown_preset", "This button is no longer offered: reload the page.")

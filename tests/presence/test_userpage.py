@@ -193,6 +193,26 @@ def test_a_press_queues_a_button_trigger_and_wakes_the_link_after_commit(
     assert [m["type"] for m in link_sent.settled(1)] == ["trigger.queued"]
 
 
+def test_presses_are_limited_per_person_and_a_refused_press_writes_nothing(
+    signed_in, alice_pbx, alice_login, presets, settings
+):
+    """60 presses in a second once reached the PBX 46 times (review finding 8)."""
+    from heartbeat_site import metrics
+
+    settings.USER_PAGE_PRESS_RATE = "3/min"
+    before = metrics.RATE_LIMITED.labels("button")._value.get()
+    answers = [signed_in.post(press_url(presets["busy"].pk)) for _ in range(5)]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429, 429]
+    assert answers[-1].json()["error"] == "rate_limited" and 0 < int(answers[-1]["Retry-After"]) <= 60
+    assert Trigger.objects.count() == 3  # a refused press leaves no row...
+    assert metrics.RATE_LIMITED.labels("button")._value.get() == before + 2  # ...it is counted instead
+    # The limit is the person's (their PBX user), whichever account they signed in with.
+    second = get_user_model().objects.create_user("CORP\\alice")
+    other = Client()
+    other.force_login(second)
+    assert other.post(press_url(presets["busy"].pk)).status_code == 429
+
+
 def test_a_crafted_press_naming_another_user_changes_only_the_signed_in_user(signed_in, alice_pbx, bob_pbx, presets):
     response = signed_in.post(
         f"{press_url(presets['away'].pk)}?user=bob&pbx_user={bob_pbx.pk}",
