@@ -8,6 +8,11 @@ from heartbeat_site.asgi_http import get_pooled_asgi_application
 
 django_asgi_app = get_pooled_asgi_application()
 
+from heartbeat_site import daphne_body_limit  # noqa: E402
+
+# daphne buffers a whole body before any application runs: its parser refuses one over the limit.
+daphne_body_limit.install()
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry)
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 
