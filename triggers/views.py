@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.parsers import FormParser
 from rest_framework.response import Response
@@ -77,6 +77,23 @@ _ERRORS = {
 }
 
 
+# Real requests, as the recipes send them: in the docs, and the fuzzer's first cases (tests/test_bad_input.py).
+TRIGGER_EXAMPLES = [
+    OpenApiExample(
+        "Screen locked",
+        value={"user": "alice", "event": "lock", "device": "PC-17", "at": "2026-11-27T08:01:02Z", "id": "PC-17-4711"},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Windows logon", value={"user": "CORP\\alice", "event": "logon", "device": "PC-17"}, request_only=True
+    ),
+    OpenApiExample(
+        "Heartbeat by e-mail", value={"user": "alice@corp.example", "event": "heartbeat"}, request_only=True
+    ),
+    OpenApiExample("Shutdown", value={"user": "alice", "event": "shutdown", "device": "PC-17"}, request_only=True),
+]
+
+
 class TriggerApiView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes: list = []
@@ -138,8 +155,17 @@ class TriggerCreateView(TriggerApiView):
         operation_id="post_trigger",
         summary="Report an event for a user",
         request={"application/json": TriggerInSerializer, "application/x-www-form-urlencoded": TriggerInSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "maxLength": MAX_CLIENT_ID},
+                OpenApiParameter.HEADER,
+                required=False,
+                description="A repeat returns the first answer and creates nothing (same as `id`).",
+            )
+        ],
         responses={202: TriggerOutSerializer, **_ERRORS},
+        examples=TRIGGER_EXAMPLES,
     )
     def post(self, request) -> Response:
         api_key: ApiKey = request.auth
