@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from presence.engine import regex_error
 
@@ -247,7 +248,9 @@ class OverrideRule(models.Model):
         if self.note_match == self.NoteMatch.REGEX:
             problem = regex_error(self.note_pattern)  # the matcher the engine uses (RE2), not Python's re
             if problem:
-                errors["note_pattern"] = f"Not a regular expression the rules can use: {problem}."
+                errors["note_pattern"] = gettext("Not a regular expression the rules can use: %(problem)s.") % {
+                    "problem": problem
+                }
         if errors:
             raise ValidationError(errors)
 

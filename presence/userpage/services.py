@@ -15,6 +15,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from licensing.seats import refusal_for
 from presence.identity import AmbiguousUser, UnknownUser, resolve_user
@@ -46,7 +47,7 @@ class PressRateLimited(PageRefusal):
     """Too many presses: 429, with the seconds until the next one is taken (Retry-After)."""
 
     def __init__(self, wait: float):
-        super().__init__(429, "rate_limited", "You pressed too often. Wait a moment, then press again.")
+        super().__init__(429, "rate_limited", gettext("You pressed too often. Wait a moment, then press again."))
         self.wait = wait
 
 
