@@ -8,16 +8,21 @@ from heartbeat_site.helpers.asgi_http import get_pooled_asgi_application
 
 django_asgi_app = get_pooled_asgi_application()
 
+from heartbeat_site.helpers import daphne_body_limit  # noqa: E402
+
+# daphne buffers a whole body before any application runs: its parser refuses one over the limit.
+daphne_body_limit.install()
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry)
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from heartbeat_site.helpers.origins import OriginCheck  # noqa: E402
 from presence.routing import channel_routes, websocket_routes  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
+        "websocket": OriginCheck(AuthMiddlewareStack(URLRouter(websocket_routes))),
         "channel": ChannelNameRouter(channel_routes),
     }
 )

@@ -8,19 +8,24 @@ checks (`manage.py check`) catch the rest.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from heartbeat_site.helpers.public_url import EXAMPLE as PUBLIC_URL_EXAMPLE
+from heartbeat_site.helpers.public_url import check_public_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
 env = environ.Env()
 _env_file = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
 if os.path.isfile(_env_file):
     env.read_env(_env_file)
+# After the .env file: a VAR_DIR set there counts like one from the environment.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "insecure", "xxx"}
 
@@ -72,7 +77,14 @@ if WEB_THREADS < 1:
     raise ImproperlyConfigured(f"WEB_THREADS={WEB_THREADS} must be at least 1 (default 8).")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-PUBLIC_URL = env.str("PUBLIC_URL", default=f"http://{HOST}:{PORT}").rstrip("/")
+_PUBLIC_URL = env.str("PUBLIC_URL", default=f"http://{f'[{HOST}]' if ':' in HOST else HOST}:{PORT}")
+try:
+    # It is written into scripts for computers (recipes): a plain URL, nothing that could end a string there.
+    PUBLIC_URL = check_public_url(_PUBLIC_URL)
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"PUBLIC_URL={_PUBLIC_URL!r} cannot be used: {exc}. Use e.g. {PUBLIC_URL_EXAMPLE}."
+    ) from None
 
 # Behind a reverse proxy that terminates TLS: trust its X-Forwarded-Proto / X-Forwarded-For.
 TRUST_PROXY_HEADERS = _bool("TRUST_PROXY_HEADERS", False)
@@ -100,6 +112,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "presence",
     "licensing",
     "triggers",
@@ -113,20 +126,39 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Single sign-on through a trusted reverse proxy (Kerberos/NTLM on a Windows domain). Off by default:
 # the header is trusted only when this is on, and only the proxy may set it.
 SSO_HEADER_ENABLED = _bool("SSO_HEADER_ENABLED", False)
 SSO_HEADER = env.str("SSO_HEADER", default="HTTP_REMOTE_USER")
+# SSO never signs a name into a staff or superuser account unless this says so (docs/user-page.md).
+SSO_ALLOW_STAFF = _bool("SSO_ALLOW_STAFF", False)
 if SSO_HEADER_ENABLED:
     MIDDLEWARE.insert(
         MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
         "presence.userpage.sso.ProxyHeaderSSOMiddleware",
     )
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# django-axes first: it refuses a locked-out sign-in before any backend checks a password.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 if SSO_HEADER_ENABLED:
-    AUTHENTICATION_BACKENDS.insert(0, "presence.userpage.sso.ProxyHeaderSSOBackend")
+    AUTHENTICATION_BACKENDS.insert(1, "presence.userpage.sso.ProxyHeaderSSOBackend")
+
+# Sign-in throttling (django-axes) on /admin/login/ and /accounts/login/: after LOGIN_FAILURE_LIMIT
+# wrong passwords for one account (from anywhere), or from one address (for any accounts), that
+# account or address is refused (429) for LOGIN_LOCKOUT_MINUTES. Attempts are kept in the database
+# (shared by every process), without the password.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "triggers.views.client_ip"  # X-Forwarded-For only with TRUST_PROXY_HEADERS
+AXES_WHITELIST_CALLABLE = "presence.userpage.sso.not_a_password_sign_in"  # the proxy vouched: no guessing
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_DISABLE_ACCESS_LOG = True  # failures are what matters; a row per successful sign-in grows for ever
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured(f"LOGIN_FAILURE_LIMIT={AXES_FAILURE_LIMIT} must be at least 1 (default 5).")
 
 ROOT_URLCONF = "heartbeat_site.urls"
 ASGI_APPLICATION = "heartbeat_site.asgi.application"
@@ -151,8 +183,16 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'heartbeat.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The embedded default keeps its database in VAR_DIR: a fresh clone has none yet.
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # The embedded default keeps its database in VAR_DIR: a fresh clone has none yet. The file holds
+    # the API key hashes and the licence like the other secrets in var/: readable by its owner only
+    # (created so before SQLite opens it, whose WAL files then take the same mode).
+    _sqlite_name = str(DATABASES["default"]["NAME"])
+    if _sqlite_name != ":memory:" and not _sqlite_name.startswith("file:"):
+        _sqlite_file = Path(_sqlite_name)
+        _sqlite_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _sqlite_file.touch(mode=0o600)
+        if _sqlite_file.stat().st_uid == os.getuid():
+            _sqlite_file.chmod(0o600)
     # WAL lets the web threads read while the link worker writes; IMMEDIATE transactions take the
     # write lock up front so that two writers queue on the busy timeout instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -228,7 +268,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "triggers.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "triggers.views.exception_handler",
@@ -253,8 +293,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
+# /healthz answers everyone with the status only; the details need a staff session or this token
+# (`Authorization: Bearer <HEALTHZ_TOKEN>`). Empty: staff only.
+HEALTHZ_TOKEN = _secret("HEALTHZ_TOKEN", required=False)
+
 # `/bench/trivial`: a trivial Django view served beside the API, for the benchmarks only (tests/bench).
 BENCH_VIEWS = _bool("BENCH_VIEWS", False)
+# The user page's buttons, per person: a few presses a minute are plenty; a loop must not reach the PBX.
+USER_PAGE_PRESS_RATE = env.str("USER_PAGE_PRESS_RATE", default="10/min")
 # Largest trigger body accepted (bytes); larger bodies get 413 before they are parsed.
 TRIGGER_MAX_BODY = env.int("TRIGGER_MAX_BODY", default=4096)
 # How far in the future a trigger's `at` may lie (clock skew of the computers).
@@ -290,5 +336,6 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its version banner at every start; lockouts still log (axes.handlers)
     },
 }

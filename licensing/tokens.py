@@ -131,7 +131,8 @@ def parse(token: str) -> tuple[str, bytes, LicenceTerms]:
         payload = _b64decode(parts[1])
         signature = _b64decode(parts[2])
         terms = LicenceTerms.from_payload(json.loads(payload))
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
+    # RecursionError: JSON nested deeper than Python parses (the payload is read before the signature is checked).
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise damaged from None
     if len(signature) != SIGNATURE_LEN:
         raise damaged

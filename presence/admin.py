@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from licensing import seats
 from licensing.models import Seat
 from licensing.state import licence_status
+from presence.jsonforms import BOUNDED_JSON
 from presence.models import EventRule, OverrideRule, PbxUser, Preset, ServiceSettings
 
 
@@ -48,6 +49,7 @@ class LicensedFilter(admin.SimpleListFilter):
 
 @admin.register(PbxUser)
 class PbxUserAdmin(admin.ModelAdmin):
+    formfield_overrides = BOUNDED_JSON
     list_display = ["licence_switch", "h323", "cn", "e164", "node", "active", "tel_presence"]
     list_display_links = ["h323"]
     list_filter = [LicensedFilter, "active", "node"]
@@ -149,7 +151,7 @@ class PbxUserAdmin(admin.ModelAdmin):
             return JsonResponse({"ok": False, "error": "not_found", "detail": "No such PBX user."}, status=404)
         try:
             body = json.loads(request.body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("on"), bool):
             return JsonResponse({"ok": False, "error": "invalid", "detail": 'Send JSON like {"on": true}.'}, status=400)
@@ -234,12 +236,14 @@ class PresetAdmin(admin.ModelAdmin):
 
 @admin.register(EventRule)
 class EventRuleAdmin(admin.ModelAdmin):
+    formfield_overrides = BOUNDED_JSON
     list_display = ["event", "action", "preset", "weekdays", "start_time", "end_time"]
     list_select_related = ["preset"]
 
 
 @admin.register(OverrideRule)
 class OverrideRuleAdmin(admin.ModelAdmin):
+    formfield_overrides = BOUNDED_JSON
     list_display = ["order", "name", "activities", "note_match", "note_pattern", "events", "decision", "enabled"]
     list_display_links = ["name"]
     list_editable = ["order", "enabled"]

@@ -241,11 +241,56 @@ class Checker:
 
 
 def parse_config(text: str, source: str = "input") -> Any:
-    """The JSON document; syntax errors name the line and column."""
+    """The JSON document; syntax errors name the line and column. Refuses what no configuration
+    holds and the database could not store: deep nesting, lone surrogates."""
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError([f"{source}: line {exc.lineno} column {exc.colno}: {exc.msg}"]) from exc
+    except RecursionError:
+        raise ConfigError([f"{source}: the JSON is nested too deeply to read"]) from None
+    problems = plain_json_problems(data)
+    if problems:
+        raise ConfigError(problems)
+    return data
+
+
+# A configuration is an object of lists of objects of lists: four levels, and some room.
+MAX_DEPTH = 8
+
+
+def _surrogates(text: str) -> str:
+    """The lone surrogates in `text`, escaped (`\\ud800`), or "" when there are none."""
+    found = [ch for ch in text if "\ud800" <= ch <= "\udfff"]
+    return ", ".join(ch.encode("unicode_escape").decode("ascii") for ch in found)
+
+
+def plain_json_problems(data: Any) -> list[str]:
+    """Where `data` is nested deeper than a configuration is, or holds a lone surrogate (JSON can
+    spell `\\ud800`, which is no character: the dry run accepted it and the import then crashed).
+
+    Walked without recursion, so that no nesting the parser let through can exhaust the stack.
+    """
+    problems: list[str] = []
+    stack: list[tuple[Any, str, int]] = [(data, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        where = path or "the file"
+        if depth > MAX_DEPTH:
+            problems.append(f"{where}: nested deeper than a configuration is (at most {MAX_DEPTH} levels)")
+        elif isinstance(value, dict):
+            for key in reversed(list(value)):
+                bad = _surrogates(key)
+                if bad:
+                    problems.append(f"{where}: a key holds a lone surrogate ({bad}), which is no character")
+                else:
+                    stack.append((value[key], f"{path}.{key}" if path else key, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((value[i], f"{path}[{i}]", depth + 1) for i in reversed(range(len(value))))
+        elif isinstance(value, str) and _surrogates(value):
+            bad = _surrogates(value)
+            problems.append(f"{where}: holds a lone surrogate ({bad}), which is no character: nothing can store it")
+    return problems
 
 
 def validate_config(data: Any) -> Validated:

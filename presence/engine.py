@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, tzinfo
 
+import re2
+
 NOTE_MAX_LENGTH = 255  # the PBX note and UserState.set_note hold this much
 LOGON = "logon"
 LOCK = "lock"
@@ -230,16 +232,25 @@ def detect_manual_change(current: Presence | None, memory: UserMemory) -> bool:
     return memory.set_presence is not None and current is not None and not current.same_as(memory.set_presence)
 
 
+# Override-rule patterns are matched by RE2, in time linear in the note: the note may carry
+# {device}, which any API key holder controls, and a backtracking matcher on `(a+)+$` held the GIL
+# for seconds per character. RE2 has no back-references or look-arounds; such patterns are refused.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.case_sensitive = False
+_RE2_OPTIONS.log_errors = False  # our message says why; RE2 would also print to stderr itself
+REGEX_LIMITS = "patterns are matched in linear time, so back-references and look-arounds are not supported"
+
+
 @functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str] | None:
+def _compiled(pattern: str) -> re2._Regexp | None:
     try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error:
         return None
 
 
 def note_matches(mode: str, pattern: str, note: str) -> bool:
-    """Case-insensitive note test of an override rule; a broken regex matches nothing."""
+    """Case-insensitive note test of an override rule; a pattern RE2 refuses matches nothing."""
     if mode == "any":
         return True
     if mode == "contains":
@@ -253,11 +264,14 @@ def note_matches(mode: str, pattern: str, note: str) -> bool:
 
 
 def regex_error(pattern: str) -> str | None:
-    """Why a pattern does not compile (for validation), or None."""
+    """Why RE2 refuses a pattern (for validation, in words for people), or None."""
     try:
-        re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
-        return str(exc)
+        re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0] if exc.args else ""
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        return f"{detail or 'not a regular expression'} ({REGEX_LIMITS})"
     return None
 
 

@@ -1,8 +1,9 @@
 """Identity matching: which PBX user does `alice`, `CORP\\alice` or `alice@corp.example` mean?
 
-Stages, in order: login name (h323), e-mail, number, and — where the admin allows it — the login
-name with the domain part stripped. The first stage that matches anyone decides; two users in that
-stage is an ambiguity, reported, never guessed. One query whatever the directory's size.
+Stages, in order: login name (h323), e-mail (only for a value that is an address: with an `@` and
+no `\\`), number, and — where the admin allows it — the login name with the domain part stripped.
+The first stage that matches anyone decides; two users in that stage is an ambiguity, reported,
+never guessed. One query whatever the directory's size.
 """
 
 from __future__ import annotations
@@ -98,8 +99,11 @@ def resolve_user(value: str, *, strip: bool | None = None) -> Match:
     if stripped == key or not stripped:
         stripped = None
     logins = [key, stripped or key]
+    # Only an address can match an e-mail: `CORP\alice` is a login, whatever e-mail a PBX user was
+    # given ("" matches no stored address: they are never empty).
+    email = key if "@" in key and "\\" not in key else ""
     with connection.cursor() as cursor:
-        cursor.execute(_CANDIDATES_SQL, [*logins, key, key])
+        cursor.execute(_CANDIDATES_SQL, [*logins, key, email])
         rows = cursor.fetchall()
     best: dict[int, tuple[int, tuple]] = {}  # user id → (stage, row): a user found twice counts once
     for row in rows:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import time
 
 from django.conf import settings
@@ -13,10 +12,16 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
+
+from presence.engine import regex_error
 
 BUILTIN_EVENTS = ("logon", "logoff", "lock", "unlock", "shutdown", "heartbeat")
 RULE_EVENTS = ("logon", "logoff", "lock", "unlock", "shutdown", "heartbeat-lost")
 STANDARD_ACTIVITIES = ("", "away", "busy", "dnd")
+# A day: a device that stays silent longer is off whatever the timeout, and the worker computes
+# "now - timeout" with it (a huge value overflowed the date range).
+MAX_HEARTBEAT_TIMEOUT_MINUTES = 1440
 ACTIVITY_COLOURS = {"": "#badb8c", "away": "#ffd063", "busy": "#ff918f", "dnd": "#cb8cdb"}
 
 activity_validator = RegexValidator(
@@ -245,10 +250,11 @@ class OverrideRule(models.Model):
         if self.note_match != self.NoteMatch.ANY and not self.note_pattern:
             errors["note_pattern"] = "Give the text (or regular expression) the note is matched against."
         if self.note_match == self.NoteMatch.REGEX:
-            try:
-                re.compile(self.note_pattern)
-            except re.error as exc:
-                errors["note_pattern"] = f"Not a regular expression: {exc}."
+            problem = regex_error(self.note_pattern)  # the matcher the engine uses (RE2), not Python's re
+            if problem:
+                errors["note_pattern"] = gettext("Not a regular expression the rules can use: %(problem)s.") % {
+                    "problem": problem
+                }
         if errors:
             raise ValidationError(errors)
 
@@ -276,8 +282,9 @@ class ServiceSettings(models.Model):
     )
     heartbeat_timeout_minutes = models.PositiveIntegerField(
         default=0,
+        validators=[MaxValueValidator(MAX_HEARTBEAT_TIMEOUT_MINUTES)],
         help_text="When all of a user's devices stop posting heartbeats for longer than this, the "
-        "heartbeat-lost rule fires once (0 = off).",
+        "heartbeat-lost rule fires once (0 = off, at most 1440 = a day).",
     )
     restore_fallback = models.ForeignKey(
         Preset,

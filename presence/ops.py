@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
+
+from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
@@ -24,16 +27,29 @@ def database_ok() -> bool:
         return False
 
 
+def may_see_details(request) -> bool:
+    """Staff (signed in to the admin) or a monitoring system with `Authorization: Bearer <HEALTHZ_TOKEN>`."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_active and user.is_staff:
+        return True
+    token = settings.HEALTHZ_TOKEN
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
+
+
 @never_cache
 @require_GET
 def healthz(request):
     """200 when this web process can serve (database reachable); the PBX link and licence inside.
 
     A PBX outage must not take the web tier out of the load balancer: triggers are still accepted
-    and queued, so the link's state is reported, not turned into a failure.
+    and queued, so the link's state is reported, not turned into a failure. Anyone gets the status;
+    the details (instance id, customer, which host holds the link) only staff or the token holder.
     """
     if not database_ok():
-        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
+        return JsonResponse({"status": "error"}, status=503)
+    if not may_see_details(request):
+        return JsonResponse({"status": "ok"})
     body = {"status": "ok", "database": "ok", "pbx_link": LinkStatus.current().snapshot(), "licence": licence_status()}
     return JsonResponse(body)
 

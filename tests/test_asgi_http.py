@@ -108,3 +108,62 @@ async def test_a_streamed_response_is_sent_whole_and_then_finished_on_the_pool(h
         signals.request_finished.disconnect(on_finished)
     assert start["status"] == 200 and body == b"one two"
     assert len(finished) == 1 and finished[0].startswith("http")
+
+
+# ---- bodies over the limit are refused while reading (security review finding 1) ----------------
+async def started_response(communicator) -> dict:
+    """The response's start message, received while the request body is still unfinished."""
+    return await communicator.receive_output(timeout=10)
+
+
+def scope_for(path: str, headers: list) -> dict:
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "query_string": b"",
+        "headers": [(b"host", b"localhost"), *headers],
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "declared"),
+    [("/api/v1/triggers", 300_000_000), ("/accounts/login/", 300_000_000), ("/api/v1/triggers", 4097)],
+    ids=["api-300-mb", "login-300-mb", "api-one-byte-over"],
+)
+async def test_a_declared_oversized_body_is_refused_before_any_of_it_is_read(handler, path, declared):
+    """No key, no body sent: the 413 comes from the Content-Length alone (the 401 came after buffering it all)."""
+    communicator = ApplicationCommunicator(handler, scope_for(path, [(b"content-length", str(declared).encode())]))
+    start = await started_response(communicator)
+    assert start["status"] == 413
+    body = await communicator.receive_output(timeout=10)
+    assert json.loads(body["body"])["error"] == "payload_too_large"
+
+
+async def test_a_streamed_body_is_refused_as_soon_as_it_passes_the_limit(handler, settings):
+    """Chunked, no Content-Length: the answer comes after the first chunk over the limit, not at the end."""
+    communicator = ApplicationCommunicator(handler, scope_for("/api/v1/triggers", []))
+    chunk = b"x" * 1024
+    for _ in range(settings.TRIGGER_MAX_BODY // len(chunk) + 1):
+        await communicator.send_input({"type": "http.request", "body": chunk, "more_body": True})
+    start = await started_response(communicator)  # more_body is still True: the rest is never read
+    assert start["status"] == 413
+
+
+async def test_a_body_within_the_limit_is_read_whole(handler, api_key, alice):
+    body = json.dumps({"user": "alice", "event": "lock", "device": "d" * 250}).encode()
+    communicator = ApplicationCommunicator(
+        handler,
+        scope_for(
+            "/api/v1/triggers",
+            [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"authorization", f"Bearer {api_key[1]}".encode()),
+            ],
+        ),
+    )
+    parts = [body[:100], body[100:200], body[200:]]
+    for n, part in enumerate(parts, 1):
+        await communicator.send_input({"type": "http.request", "body": part, "more_body": n < len(parts)})
+    assert (await started_response(communicator))["status"] == 202

@@ -5,10 +5,16 @@ schemathesis generates requests from `/api/schema/` (drf-spectacular) and sends 
 real `runheartbeat` process, with a real API key and a licensed user, so the whole stack is under
 test: daphne, DRF parsing, authentication, throttling, identity matching, the audit rows. The
 normal suite sends 1,000 requests; `make test-long` (`-m slow`) sends 10,000.
+
+That general run almost never gets past validation (free-text `user` and `event`: no 202 in a
+thousand). A targeted run gives them real values and fuzzes the rest, deterministically: 300 cases
+in `make test` (about 350 requests, 250 of them accepted and every accepted trigger decided), 5,000
+in `make test-long`.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import urllib.request
 
@@ -24,6 +30,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SIM_PASSWORD = "bad-input-sim-password"
 QUICK = 1_000
 LONG = 10_000
+TARGETED_QUICK = 300
+TARGETED_LONG = 5_000
+LICENSED = 2  # user0 and user1 have a seat; user2… are refused with 403
 # Operations in the schema that generated requests are spread over (POST and GET of triggers).
 OPERATIONS = 2
 sent: list[int] = []
@@ -49,12 +58,15 @@ def api_key_clear(transactional_db) -> str:
 
 @pytest.fixture
 def bad_input_server(pbx, api_key_clear):
-    """`runheartbeat` on the test database with user0 licensed: generated requests meet real data."""
+    """`runheartbeat` on the test database with user0 licensed: generated requests meet real data.
+
+    The per-user rate is lifted: the targeted run posts hundreds of triggers for a handful of users,
+    and a 429 would stop them before the accept path this suite is about."""
     from licensing.models import Seat
     from presence.models import PbxUser
 
-    Seat.objects.bulk_create([Seat(user_guid=u.guid) for u in pbx.simulator.users[:1]])
-    process = Server(pbx.simulator.url, SIM_PASSWORD, name="bad-input-server")
+    Seat.objects.bulk_create([Seat(user_guid=u.guid) for u in pbx.simulator.users[:LICENSED]])
+    process = Server(pbx.simulator.url, SIM_PASSWORD, name="bad-input-server", TRIGGER_RATE_PER_USER="1000000/min")
     try:
         wait_until(lambda: PbxUser.objects.count() >= 5, 60, message="the directory")
         yield process
@@ -93,8 +105,102 @@ def counted(request):
     for prefix, total in share.items():
         if request.node.name.startswith(prefix):
             count = len(sent) - before
-            print(f"{request.node.name}: {count} requests, {sum(s >= 500 for s in sent[before:])} answered 5xx")
+            mine = sent[before:]
+            server_errors = sum(s >= 500 for s in mine)
+            print(f"{request.node.name}: {count} requests, {mine.count(202)} answered 202, {server_errors} 5xx")
             assert count >= total // OPERATIONS, f"only {count} generated requests"
+
+
+# ---- targeted: valid users and known events, hostile everything else ------------------------------
+# The general run above rarely gets past validation: `user` and `event` are free strings, so almost
+# every request is refused before identity matching. This one gives them the values a real computer
+# sends — login names, DOMAIN\login, e-mail, number; the built-in events — and lets schemathesis
+# generate the rest: `device`, `at`, `id` and the Idempotency-Key header, within the served schema
+# (any Unicode: controls, U+0085/U+2028, bidi, astral, long; any date-time). Each run reports how
+# many requests were accepted (202), refused for licence (403) and how many of the accepted
+# triggers the link worker then decided.
+TARGET_USERS = ["user0", "USER0", "CORP\\user0", "user0@example.com", "1000", "user1", "corp\\User1", "user2"]
+TARGETED_CONFIG = SchemathesisConfig.from_str(
+    """
+[generation]
+mode = "positive"
+
+[checks]
+positive_data_acceptance.enabled = false
+"""
+)
+
+
+def targeted_document() -> dict:
+    from presence.models import BUILTIN_EVENTS
+
+    document = copy.deepcopy(served_schema())
+    document["paths"] = {"/api/v1/triggers": {"post": document["paths"]["/api/v1/triggers"]["post"]}}
+    fields = document["components"]["schemas"]["TriggerInRequest"]["properties"]
+    fields["user"] = {"type": "string", "enum": TARGET_USERS}
+    fields["event"] = {"type": "string", "enum": list(BUILTIN_EVENTS)}
+    return document
+
+
+targeted_schema = schemathesis.openapi.from_dict(targeted_document(), config=TARGETED_CONFIG)
+accepted: dict[str, list[int]] = {}  # test name → ids of the triggers answered 202
+answers: dict[str, list[int]] = {}  # test name → every status
+
+
+def fuzz_targeted(name: str, case, server: Server, key: str) -> None:
+    response = case.call(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    answers.setdefault(name, []).append(response.status_code)
+    assert response.status_code < 500, f"{case.formatted_path} answered {response.status_code}: {case.body!r}"
+    case.validate_response(response)
+    if response.status_code == 202:
+        accepted.setdefault(name, []).append(response.json()["id"])
+
+
+@pytest.fixture
+def reached(request):
+    """After a targeted run: how far its requests got, printed; most must reach the accept path, and
+    every accepted trigger must then be decided by the link worker (none left queued, none lost)."""
+    name = request.node.originalname
+    yield
+    from triggers.models import Trigger
+
+    statuses = answers.get(name, [])
+    ids = set(accepted.get(name, []))  # a repeated idempotency key answers the first trigger again
+    wait_until(
+        lambda: not Trigger.objects.filter(pk__in=ids, status="queued").exists(),
+        120,
+        message="the link worker to decide every accepted trigger",
+    )
+    decided = Trigger.objects.filter(pk__in=ids).exclude(status="queued").count()
+    summary = ", ".join(f"{code}: {statuses.count(code)}" for code in sorted(set(statuses)))
+    print(
+        f"{name}: {len(statuses)} requests ({summary}); {statuses.count(202)} answered 202 for {len(ids)} "
+        f"triggers, {decided} of them decided by the link worker"
+    )
+    assert statuses.count(202) >= len(statuses) // 4, "too few requests got past validation to the accept path"
+    assert decided == len(ids)
+
+
+def targeted_examples(total: int):
+    return settings(
+        max_examples=total, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True
+    )
+
+
+@targeted_schema.parametrize()
+@targeted_examples(TARGETED_QUICK)
+def test_targeted_requests_reach_the_accept_path_and_get_no_5xx(case, bad_input_server, api_key_clear, reached):
+    fuzz_targeted("test_targeted_requests_reach_the_accept_path_and_get_no_5xx", case, bad_input_server, api_key_clear)
+
+
+@pytest.mark.slow
+@targeted_schema.parametrize()
+@targeted_examples(TARGETED_LONG)
+def test_five_thousand_targeted_requests_reach_the_accept_path_and_get_no_5xx(
+    case, bad_input_server, api_key_clear, reached
+):
+    name = "test_five_thousand_targeted_requests_reach_the_accept_path_and_get_no_5xx"
+    fuzz_targeted(name, case, bad_input_server, api_key_clear)
 
 
 def fuzz(case, server: Server, key: str) -> None:

@@ -13,7 +13,45 @@ from triggers.models import Trigger
 pytestmark = pytest.mark.django_db
 
 
-def test_healthz_is_ok_with_the_link_and_licence_inside(client):
+HEALTHZ_TOKEN = "healthz-token-" + "t" * 30
+
+
+@pytest.fixture
+def healthz_token(settings) -> dict:
+    """The configured HEALTHZ_TOKEN, as the headers a monitoring system sends with it."""
+    settings.HEALTHZ_TOKEN = HEALTHZ_TOKEN
+    return {"HTTP_AUTHORIZATION": f"Bearer {HEALTHZ_TOKEN}"}
+
+
+def link_held_by(holder: str) -> None:
+    LinkStatus.objects.update_or_create(
+        pk=1, defaults={"holder": holder, "lease_until": timezone.now() + dt.timedelta(seconds=8), "connected": True}
+    )
+
+
+def test_healthz_tells_anyone_the_status_and_nothing_else(client, healthz_token):
+    link_held_by("web-3.internal:4711:abc")
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    wrong = client.get("/healthz", HTTP_AUTHORIZATION="Bearer not-the-token")
+    assert wrong.json() == {"status": "ok"}
+    for secretish in ("web-3.internal", "instance", "customer", "4711"):
+        assert secretish not in response.content.decode() + wrong.content.decode()
+
+
+def test_healthz_shows_the_details_to_staff(admin_client):
+    link_held_by("web-3.internal:4711:abc")
+    body = admin_client.get("/healthz").json()
+    assert body["pbx_link"]["holder"] == "web-3.internal:4711:abc" and "instance_id" in body["licence"]
+
+
+def test_healthz_without_a_configured_token_takes_no_token(client, settings):
+    settings.HEALTHZ_TOKEN = ""
+    assert client.get("/healthz", HTTP_AUTHORIZATION="Bearer ").json() == {"status": "ok"}
+
+
+def test_healthz_is_ok_with_the_link_and_licence_inside(client, healthz_token):
     LinkStatus.objects.update_or_create(
         pk=1,
         defaults={
@@ -23,7 +61,7 @@ def test_healthz_is_ok_with_the_link_and_licence_inside(client):
             "subscriptions": 12,
         },
     )
-    response = client.get("/healthz")
+    response = client.get("/healthz", **healthz_token)
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok" and body["database"] == "ok"
@@ -31,11 +69,11 @@ def test_healthz_is_ok_with_the_link_and_licence_inside(client):
     assert body["licence"]["state"] in {"valid", "expiring"}
 
 
-def test_healthz_stays_200_when_the_pbx_link_is_down_and_says_so(client):
+def test_healthz_stays_200_when_the_pbx_link_is_down_and_says_so(client, healthz_token):
     LinkStatus.objects.update_or_create(
         pk=1, defaults={"holder": "host:1:abc", "lease_until": timezone.now() - dt.timedelta(seconds=1)}
     )
-    body = client.get("/healthz").json()
+    body = client.get("/healthz", **healthz_token).json()
     assert body["status"] == "ok"
     assert body["pbx_link"] == {**body["pbx_link"], "worker": "not running", "connected": False}
 

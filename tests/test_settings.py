@@ -54,7 +54,6 @@ def test_it_refuses_a_boolean_typo():
         pytest.param({"PBX_URL": "http://pbx.example/x", "PBX_PASSWORD": "x"}, "presence.E001", id="pbx-url-scheme"),
         pytest.param({"PBX_URL": "wss://pbx.example.com/PBX0/APPS/websocket"}, "presence.E002", id="pbx-no-password"),
         pytest.param({"PBX_CA_FILE": "/nonexistent/ca.pem"}, "presence.E004", id="ca-file-missing"),
-        pytest.param({"PUBLIC_URL": "presence.example.com"}, "triggers.E002", id="public-url-not-a-url"),
         pytest.param({"TRIGGER_RATE_PER_KEY": "lots"}, "triggers.E001", id="rate-not-a-rate"),
     ],
 )
@@ -96,3 +95,46 @@ def test_postgresql_binds_server_side_and_prepares_statements_unless_switched_of
         timeout=60,
     )
     assert result.stdout.strip() == expected, result.stderr
+
+
+def run_settings(env: dict, code: str) -> subprocess.CompletedProcess:
+    """`code` after django.setup() under the production settings, in a clean environment, umask 022."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_URL", "VAR_DIR", "ENV_FILE"))}
+    clean.update({"DJANGO_SETTINGS_MODULE": "heartbeat_site.settings", **env})
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        umask=0o022,
+    )
+
+
+def test_var_dir_is_read_from_the_env_file(tmp_path):
+    var = tmp_path / "elsewhere"
+    (tmp_path / ".env").write_text(f"SECRET_KEY={'k' * 50}\nAPI_KEY_PEPPER={'p' * 32}\nVAR_DIR={var}\n")
+    code = "from django.conf import settings; print(settings.VAR_DIR); print(settings.DATABASES['default']['NAME'])"
+    result = run_settings({"ENV_FILE": str(tmp_path / ".env")}, code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(var), str(var / "heartbeat.sqlite3")]
+
+
+def test_the_sqlite_database_is_readable_by_its_owner_only(tmp_path):
+    code = "from django.db import connection; connection.ensure_connection(); connection.close()"
+    env = {"ENV_FILE": "/nonexistent", "SECRET_KEY": "k" * 50, "API_KEY_PEPPER": "p" * 32, "VAR_DIR": str(tmp_path)}
+    result = run_settings(env, code)
+    assert result.returncode == 0, result.stderr
+    database = tmp_path / "heartbeat.sqlite3"
+    assert database.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_existing_sqlite_database_is_made_readable_by_its_owner_only(tmp_path):
+    database = tmp_path / "heartbeat.sqlite3"
+    database.touch(mode=0o644)
+    database.chmod(0o644)
+    env = {"ENV_FILE": "/nonexistent", "SECRET_KEY": "k" * 50, "API_KEY_PEPPER": "p" * 32, "VAR_DIR": str(tmp_path)}
+    result = run_settings(env, "from django.conf import settings")
+    assert result.returncode == 0, result.stderr
+    assert database.stat().st_mode & 0o777 == 0o600

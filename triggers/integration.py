@@ -21,6 +21,13 @@ from triggers import recipes
 from triggers.models import ApiKey
 
 NO_STORE = "no-store"
+# The page lists every API key (name, prefix, state, use count): the same right as the API-key admin.
+VIEW_PERMISSION = "triggers.view_apikey"
+
+
+def require_view_permission(request: HttpRequest) -> None:
+    if not request.user.has_perm(VIEW_PERMISSION):
+        raise PermissionDenied("You may not see the API keys.")
 
 
 class DownloadForm(forms.Form):
@@ -80,6 +87,7 @@ def _page(request: HttpRequest, *, clear_key: str | None = None, new_key: ApiKey
 @never_cache
 def integration_view(request: HttpRequest) -> HttpResponse:
     """GET: the page. POST: a new key for a recipe, shown once in this response only."""
+    require_view_permission(request)
     if request.method == "GET":
         return _page(request)
     if request.method != "POST":
@@ -96,6 +104,7 @@ def integration_view(request: HttpRequest) -> HttpResponse:
 @never_cache
 def download_view(request: HttpRequest, os_name: str) -> HttpResponse:
     """The recipe for one OS as a zip: POST with the key to fill it in, GET (or no key) for the placeholder."""
+    require_view_permission(request)
     try:
         recipes.get(os_name)
     except recipes.RecipeError:

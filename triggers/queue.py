@@ -28,6 +28,7 @@ from heartbeat_site.helpers.rowsql import update_rows
 from licensing.state import refusal_for
 from presence.identity import AmbiguousUser, UnknownUser, resolve_user
 from triggers.models import ApiKey, Trigger
+from triggers.throttles import enforce_user_rate
 
 log = logging.getLogger("triggers.queue")
 decision_log = logging.getLogger("presence.decision")
@@ -43,11 +44,21 @@ class Refused(Exception):
     """Why a trigger — or a request that would make one — is refused: HTTP status, short code, a sentence.
 
     `fields` are the audit row's (who sent what) when the refusal is worth a row in the trigger log.
+    The trigger API, the user page, its socket and the myApps apps all refuse with this one type.
     """
 
-    def __init__(self, status: int, code: str, detail: str, fields: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        fields: dict[str, Any] | None = None,
+        *,
+        retry_after: float | None = None,
+    ):
         super().__init__(detail)
         self.status, self.code, self.detail, self.fields = status, code, detail, fields
+        self.retry_after = retry_after  # seconds, for a 429
 
     def as_json(self) -> dict[str, str]:
         return {"error": self.code, "detail": self.detail}
@@ -105,6 +116,7 @@ def accept(
     except AmbiguousUser as exc:
         raise Refused(409, exc.code, str(exc), fields) from exc
     fields["pbx_user"] = match.user
+    enforce_user_rate(api_key.pk, match.user.pk)  # per PBX user, however spelled; a 429 writes no row
     refusal = refusal_for(match.user.guid, seated=match.licensed)
     if refusal is not None:
         raise Refused(403, refusal.code, refusal.detail, fields)

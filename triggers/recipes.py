@@ -5,6 +5,11 @@ without HTML auto-escaping (they are shell, PowerShell, XML and plist files, not
 that lands inside a script is quoted for that script's language here, not in the template. A
 missing variable fails the rendering instead of leaving a hole in a script.
 
+The URL also lands where nothing can be quoted: PowerShell help comments, shell comments, systemd's
+Description=, README text and cmd lines (where `%` expands even inside quotes). There it is safe
+because `heartbeat_site.helpers.public_url` lets only letters, digits and `. - _ ~ : / [ ]` through, which
+end no string and no comment in any of those languages; nothing is rendered from a URL that fails it.
+
 The clear API key is only known when a key is created, so it is passed in by the caller and never
 stored; without it the key file holds `KEY_PLACEHOLDER`, which every script refuses loudly.
 """
@@ -21,6 +26,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.template import Context, Engine
 
+from heartbeat_site.helpers.public_url import check_public_url
 from triggers.models import looks_like_key
 
 KEY_PLACEHOLDER = "REPLACE-WITH-YOUR-API-KEY"
@@ -113,7 +119,13 @@ _engine = Engine(
 
 
 def trigger_url() -> str:
-    return f"{settings.PUBLIC_URL}/api/v1/triggers"
+    """The trigger URL, from a PUBLIC_URL checked again here: it is written into scripts (settings
+    refuse a bad one at start-up; this covers one set any other way)."""
+    try:
+        public_url = check_public_url(settings.PUBLIC_URL)
+    except ValueError as exc:
+        raise RecipeError(f"PUBLIC_URL={settings.PUBLIC_URL!r} cannot be written into a script: {exc}.") from None
+    return f"{public_url}/api/v1/triggers"
 
 
 def url_warnings(url: str) -> list[str]:

@@ -11,6 +11,8 @@ from rest_framework import serializers
 
 from presence.models import EventRule
 
+MAX_CLIENT_ID = 128  # Trigger.client_id's length
+
 
 def printable(value: str) -> None:
     """Refuse control characters: a NUL cannot be stored in PostgreSQL text, the rest is noise."""
@@ -36,7 +38,7 @@ class TriggerInSerializer(serializers.Serializer):
     at = serializers.DateTimeField(required=False, help_text="ISO-8601 time the event happened; default now.")
     device = serializers.CharField(max_length=255, required=False, allow_blank=True, default="", validators=[printable])
     id = serializers.CharField(
-        max_length=128,
+        max_length=MAX_CLIENT_ID,
         required=False,
         allow_blank=True,
         default="",

@@ -16,9 +16,9 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,7 +27,8 @@ from heartbeat_site.helpers.http import client_ip
 from triggers import queue
 from triggers.auth import ApiKeyAuthentication
 from triggers.models import ApiKey, Trigger
-from triggers.serializers import ErrorSerializer, TriggerInSerializer, TriggerOutSerializer
+from triggers.parsers import JSONParser
+from triggers.serializers import MAX_CLIENT_ID, ErrorSerializer, TriggerInSerializer, TriggerOutSerializer
 from triggers.throttles import TriggerRateThrottle
 
 log = logging.getLogger("triggers.api")
@@ -86,7 +87,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         response["Retry-After"] = str(int(exc.wait) + 1)
-    if request is not None and isinstance(context.get("view"), TriggerCreateView):
+    # A 429 writes no row (counted in heartbeat_rate_limited_total): a loop must not fill the log.
+    if request is not None and isinstance(context.get("view"), TriggerCreateView) and exc.status_code != 429:
         fields = audit_fields(request)
         if fields is not None:
             queue.refuse(queue.Refused(exc.status_code, body["error"], body["detail"], fields))
@@ -116,8 +118,11 @@ def _raw(request, name: str) -> str:
         return ""
     if not isinstance(value, str):
         return ""
-    # The audit row keeps what was sent, minus what the database cannot store (NUL and friends).
-    return "".join(ch if ord(ch) >= 32 and ord(ch) != 127 else "\ufffd" for ch in value[:255])
+    # The audit row keeps what was sent, minus what the database cannot store (NUL and friends,
+    # and lone surrogates, which JSON can spell but no encoding can write).
+    return "".join(
+        "\ufffd" if ord(ch) < 32 or ord(ch) == 127 or "\ud800" <= ch <= "\udfff" else ch for ch in value[:255]
+    )
 
 
 def enforce_body_limit(request) -> None:
@@ -127,6 +132,16 @@ def enforce_body_limit(request) -> None:
         size = settings.TRIGGER_MAX_BODY + 1
     if size > settings.TRIGGER_MAX_BODY:
         raise PayloadTooLarge(f"The request body is over {settings.TRIGGER_MAX_BODY} bytes.")
+
+
+def idempotency_header(request) -> str:
+    """The `Idempotency-Key` header, or "" without one; 400 for a key the trigger log cannot keep."""
+    value = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
+    if len(value) > MAX_CLIENT_ID or not value.isprintable():
+        raise exceptions.ValidationError(
+            {"Idempotency-Key": [f"Use at most {MAX_CLIENT_ID} printable characters (or send none)."]}
+        )
+    return value
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -154,6 +169,23 @@ _ERRORS = {
 }
 
 
+# Real requests, as the recipes send them: in the docs, and the fuzzer's first cases (tests/test_bad_input.py).
+TRIGGER_EXAMPLES = [
+    OpenApiExample(
+        "Screen locked",
+        value={"user": "alice", "event": "lock", "device": "PC-17", "at": "2026-11-27T08:01:02Z", "id": "PC-17-4711"},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Windows logon", value={"user": "CORP\\alice", "event": "logon", "device": "PC-17"}, request_only=True
+    ),
+    OpenApiExample(
+        "Heartbeat by e-mail", value={"user": "alice@corp.example", "event": "heartbeat"}, request_only=True
+    ),
+    OpenApiExample("Shutdown", value={"user": "alice", "event": "shutdown", "device": "PC-17"}, request_only=True),
+]
+
+
 class TriggerCreateView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes: list = []
@@ -178,15 +210,24 @@ class TriggerCreateView(APIView):
         operation_id="post_trigger",
         summary="Report an event for a user",
         request={"application/json": TriggerInSerializer, "application/x-www-form-urlencoded": TriggerInSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "maxLength": MAX_CLIENT_ID},
+                OpenApiParameter.HEADER,
+                required=False,
+                description="A repeat returns the first answer and creates nothing (same as `id`).",
+            )
+        ],
         responses={202: TriggerOutSerializer, **_ERRORS},
+        examples=TRIGGER_EXAMPLES,
     )
     def post(self, request) -> Response:
         api_key: ApiKey = request.auth
-        client_id = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
+        client_id = idempotency_header(request)
         if not client_id and hasattr(request.data, "get") and isinstance(request.data.get("id"), str):
             client_id = request.data.get("id", "").strip()
-        if len(client_id) <= 128 and client_id.isprintable():
+        if len(client_id) <= MAX_CLIENT_ID and client_id.isprintable():
             first = queue.find_replay(api_key, client_id)
             if first is not None:
                 return Response(*_replayed(first))

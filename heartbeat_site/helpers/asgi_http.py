@@ -8,12 +8,14 @@ signal, middleware and view run together on a pooled thread that keeps its datab
 under a WSGI server; daphne still reads the request and writes the response on its event loop.
 
 What is given up: Django's "client disconnected" cancellation, which cannot stop a sync view anyway.
+What is added: a body over the limit (heartbeat_site/helpers/bodylimit.py) is refused while it is read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
@@ -23,6 +25,12 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse
 from django.urls import set_script_prefix
+
+from heartbeat_site.helpers.bodylimit import declared_length, limit_for, too_large_body
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the limit for its path."""
 
 
 class PooledASGIHandler(ASGIHandler):
@@ -42,9 +50,18 @@ class PooledASGIHandler(ASGIHandler):
         return sync_to_async(fn, thread_sensitive=False, executor=self.executor)
 
     async def handle(self, scope, receive, send) -> None:
+        # A body over the limit is refused while it is read (bodylimit.py): from its Content-Length
+        # before any of it, or at the first chunk past the limit; the rest is never waited for.
+        limit = limit_for(scope.get("path", ""))
+        declared = declared_length(dict(scope.get("headers", [])).get(b"content-length"))
         try:
-            body_file = await self.read_body(receive)
+            if declared is not None and declared > limit:
+                raise BodyTooLarge
+            body_file = await self.read_limited_body(receive, limit)
         except RequestAborted:
+            return
+        except BodyTooLarge:
+            await self.refuse_body(send, limit)
             return
         try:
             response = await self.in_pool(self.respond)(scope, body_file)
@@ -54,6 +71,35 @@ class PooledASGIHandler(ASGIHandler):
                 await self.in_pool(response.close)()  # sends request_finished: connections are tidied here
         finally:
             body_file.close()
+
+    @staticmethod
+    async def read_limited_body(receive, limit: int):
+        """Django's read_body, stopping with BodyTooLarge as soon as more than `limit` bytes arrived."""
+        # Returned open, like Django's read_body: handle() closes it after the response.
+        body_file = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")  # noqa: SIM115
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                body_file.close()
+                raise RequestAborted()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                body_file.close()
+                raise BodyTooLarge
+            body_file.write(chunk)
+            if not message.get("more_body", False):
+                break
+        body_file.seek(0)
+        return body_file
+
+    @staticmethod
+    async def refuse_body(send, limit: int) -> None:
+        body = too_large_body(limit)
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     def respond(self, scope, body_file):
         """The synchronous request cycle, as a WSGI server would run it."""

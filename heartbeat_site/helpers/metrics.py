@@ -22,6 +22,11 @@ APPLY_SECONDS = Histogram(
     "Time from trigger received to the PBX's SetPresenceResult",
     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+RATE_LIMITED = Counter(
+    "heartbeat_rate_limited_total",
+    "Requests refused with 429 (no trigger row is written for them), by limit",
+    ["limit"],
+)
 OUTCOMES = Counter("heartbeat_trigger_outcomes_total", "Decided triggers by event and status", ["event", "status"])
 LINK_UP = Gauge("heartbeat_pbx_link_up", "1 when the PBX link is connected and logged in")
 LINK_RECONNECTS = Gauge("heartbeat_pbx_link_reconnects", "Reconnects of the PBX link since the worker started")

@@ -33,7 +33,7 @@ from presence.engine_models import (
     preset_spec,
     sent_from_decision,
 )
-from presence.models import PbxUser, Preset, ServiceSettings, UserState
+from presence.models import MAX_HEARTBEAT_TIMEOUT_MINUTES, PbxUser, Preset, ServiceSettings, UserState
 from triggers import queue
 from triggers.models import Trigger
 
@@ -352,7 +352,8 @@ def record_failed(send: planning.Send, reason: str) -> None:
 
 def expire_heartbeats(now: dt.datetime | None = None) -> int:
     """Users whose devices all went quiet longer than the timeout get one `heartbeat-lost` trigger."""
-    minutes = ServiceSettings.current().heartbeat_timeout_minutes
+    # Bounded here too: a value stored before the validator existed must not overflow every round.
+    minutes = min(ServiceSettings.current().heartbeat_timeout_minutes, MAX_HEARTBEAT_TIMEOUT_MINUTES)
     if not minutes:
         return 0
     now = now or timezone.now()

@@ -11,10 +11,13 @@ from triggers.queue import queue_depth
 register = template.Library()
 
 
-@register.inclusion_tag("admin/presence/link_status.html")
-def link_status_panel() -> dict:
+@register.inclusion_tag("admin/presence/link_status.html", takes_context=True)
+def link_status_panel(context) -> dict:
+    request = context.get("request")
     try:
         integration_url = reverse("admin-integration")
     except NoReverseMatch:
         integration_url = ""
+    if request is None or not request.user.has_perm("triggers.view_apikey"):
+        integration_url = ""  # the page would refuse them
     return {"link": LinkStatus.current().snapshot(), "queued": queue_depth(), "integration_url": integration_url}

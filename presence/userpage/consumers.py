@@ -5,8 +5,9 @@ session's user to a PBX user at connect (same identity matching as triggers) and
 group and no other. It listens to nothing the browser sends — there is no command through which a
 page could name a user; buttons go through the CSRF-protected POST endpoint.
 
-The Origin check is `AllowedHostsOriginValidator` around the whole websocket stack (asgi.py), so a
-page on another site cannot open this socket with the user's cookies.
+The Origin check is `heartbeat_site.helpers.origins.OriginCheck` around the whole websocket stack (asgi.py):
+scheme, host and port must be this service's own or PUBLIC_URL's, so a page on another site — or on
+another port of the same host — cannot open this socket with the user's cookies.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from presence.link.pagefeed import presence_group
 from presence.models import PbxUser
 from presence.userpage import services
+from presence.userpage.signout import session_group
 from triggers.queue import Refused
 
 log = logging.getLogger("presence.userpage")
@@ -31,6 +33,7 @@ CLOSE_REFUSED = 4403
 
 class PresenceSocket(AsyncJsonWebsocketConsumer):
     group: str | None = None
+    session_group: str | None = None
 
     async def connect(self) -> None:
         django_user = self.scope.get("user")
@@ -47,12 +50,18 @@ class PresenceSocket(AsyncJsonWebsocketConsumer):
         # value we read or delivered to us afterwards — never lost.
         self.group = presence_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if session_key:  # signing out of this session closes this socket (signout.py)
+            self.session_group = session_group(session_key)
+            await self.channel_layer.group_add(self.session_group, self.channel_name)
         await self.accept()
         await self.send_json(await database_sync_to_async(_fresh_presence)(user.pk))
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.session_group is not None:
+            await self.channel_layer.group_discard(self.session_group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
         # Deliberately not decoded: the socket takes no commands, so nothing sent here can act.
@@ -63,6 +72,10 @@ class PresenceSocket(AsyncJsonWebsocketConsumer):
     # ---- messages from the PBX link worker (presence/link/pagefeed.py) ---------------------------
     async def presence_changed(self, event: dict) -> None:
         await self.send_json(services.presence_view(event.get("activity", ""), event.get("note", "")))
+
+    async def session_ended(self, event: dict) -> None:
+        """The session signed out: the page must sign in again (4401), and hears nothing more."""
+        await self.close(code=CLOSE_NOT_SIGNED_IN)
 
     async def trigger_outcome(self, event: dict) -> None:
         await self.send_json(

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.utils.translation import gettext
 
 from presence.identity import AmbiguousUser, UnknownUser, resolve_user
 from presence.models import ACTIVITY_COLOURS, LinkStatus, PbxUser, Preset, ServiceSettings
 from triggers import queue
 from triggers.models import Trigger
 from triggers.queue import Refused
+from triggers.throttles import BUTTON_SCOPE, over_limit
 
 KEY_NAME = "user page"
 UNKNOWN_COLOUR = "#d9d9d9"
@@ -108,6 +110,12 @@ def press_button(
     link worker hears of it. A licence refusal is written to the trigger log too, as the API does.
     """
     user = page_user(django_user)
+    # Per person (their PBX user, whichever account they signed in with); a refused press writes nothing.
+    wait = over_limit(BUTTON_SCOPE, settings.USER_PAGE_PRESS_RATE, str(user.pk))
+    if wait is not None:
+        raise Refused(
+            429, "rate_limited", gettext("You pressed too often. Wait a moment, then press again."), retry_after=wait
+        )
     preset = Preset.objects.filter(pk=preset_id, show_on_user_page=True).first()
     if preset is None:
         raise Refused(404, "unknown_preset", "This button is no longer offered: reload the page.")

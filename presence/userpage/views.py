@@ -63,7 +63,10 @@ def press(request: HttpRequest, preset_id: int) -> JsonResponse:
     try:
         trigger = services.press_button(request.user, preset_id, source_ip=client_ip(request))
     except Refused as refusal:
-        return JsonResponse(refusal.as_json(), status=refusal.status)
+        response = JsonResponse(refusal.as_json(), status=refusal.status)
+        if refusal.retry_after is not None:
+            response["Retry-After"] = str(int(refusal.retry_after) + 1)
+        return response
     return JsonResponse(services.press_state(trigger).as_json(), status=202)
 
 

@@ -5,6 +5,7 @@ Nothing secret is committed: every run signs with a key pair it generated itself
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 
@@ -52,3 +53,12 @@ def install_licence(settings, *, check: bool = True, **overrides) -> Licence:
     licence = Licence.store(token, tokens.parse(token)[2])
     invalidate()
     return licence
+
+
+def deeply_nested_token() -> str:
+    """A licence key whose payload is JSON nested 5,000 levels deep (unsigned: parsing comes first)."""
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    return f"PHL1.{b64(b'[' * 5000 + b']' * 5000)}.{b64(bytes(64))}"

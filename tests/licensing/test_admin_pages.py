@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from licensing.models import Installation, Licence
-from tests.licensing.support import ISSUER_PUBLIC, install_licence, make_token
+from tests.licensing.support import ISSUER_PUBLIC, deeply_nested_token, install_licence, make_token
 
 pytestmark = [pytest.mark.django_db, pytest.mark.no_licence]
 PAGE = "/admin/licensing/licence/"
@@ -119,3 +119,11 @@ def test_every_admin_page_shows_the_licence_banner(admin_client, settings, until
 def test_the_login_page_tells_strangers_nothing_about_the_licence(client):
     page = client.get("/admin/login/").content.decode()
     assert 'id="licence-banner"' not in page and 'id="site-name"' in page
+
+
+def test_a_key_with_a_deeply_nested_payload_is_refused_as_damaged_on_the_page_and_the_confirm_step(admin_client):
+    page = admin_client.post(PAGE, {"key": deeply_nested_token()})
+    assert page.status_code == 200 and "damaged" in page.content.decode()
+    confirm = admin_client.post(CONFIRM, {"key": deeply_nested_token()}, follow=True)
+    assert confirm.status_code == 200 and "The licence key was not entered" in confirm.content.decode()
+    assert not Licence.objects.exists()

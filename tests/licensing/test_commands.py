@@ -14,7 +14,7 @@ from django.utils import timezone
 from licensing import tokens
 from licensing.models import Installation, Licence, Seat
 from licensing.state import licence_status
-from tests.licensing.support import ISSUER_PUBLIC, install_licence, make_token
+from tests.licensing.support import ISSUER_PUBLIC, deeply_nested_token, install_licence, make_token
 
 pytestmark = [pytest.mark.django_db, pytest.mark.no_licence]
 
@@ -69,6 +69,12 @@ def test_activate_refuses_with_a_message_and_a_non_zero_exit(settings, overrides
 def test_activate_refuses_a_truncated_key():
     with pytest.raises(CommandError, match="cut off"):
         run("license", "activate", make_token()[:-9])
+
+
+def test_activate_refuses_a_key_with_a_deeply_nested_payload():
+    with pytest.raises(CommandError, match="damaged"):
+        run("license", "activate", deeply_nested_token())
+    assert not Licence.objects.exists()
 
 
 def test_demo_makes_a_local_key_pair_and_a_five_seat_thirty_day_licence(var_dir):

@@ -88,6 +88,7 @@ def test_beyond_the_seats_it_is_refused_and_the_switch_stays_off(admin_client, m
     [
         pytest.param("{not json", "post", 400, "invalid", id="not-json"),
         pytest.param('{"on": "yes"}', "post", 400, "invalid", id="on-not-boolean"),
+        pytest.param('{"on": ' + "[" * 1000 + "]" * 1000 + "}", "post", 400, "invalid", id="nested-1000-deep"),
         pytest.param("", "get", 405, "method_not_allowed", id="get"),
     ],
 )

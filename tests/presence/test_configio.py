@@ -298,6 +298,7 @@ BROKEN = [
         id="an_override_rule_without_activities",
     ),
     pytest.param("override_rules.0.note_match", "regex", None, id="a_regex_that_does_not_compile"),
+    pytest.param("override_rules.0.note_pattern", r"(holiday)\s+\1", "", id="a_regex_with_a_back_reference"),
     pytest.param(
         "override_rules.0.events",
         ["shut down"],
@@ -315,6 +316,12 @@ BROKEN = [
         601,
         "settings.debounce_seconds: Ensure this value is less than or equal",
         id="a_setting_out_of_range",
+    ),
+    pytest.param(
+        "settings.heartbeat_timeout_minutes",
+        1_100_000_000,
+        "settings.heartbeat_timeout_minutes: Ensure this value is less than or equal to 1440",
+        id="a_heartbeat_timeout_beyond_a_day",
     ),
     pytest.param(
         "settings.debounce_seconds",
@@ -335,7 +342,10 @@ BROKEN = [
 def test_it_refuses_a_file_with(exported: dict, tmp_path: Path, path: str, value: Any, message: str | None) -> None:
     if message is None:  # the regex case needs two keys
         exported["override_rules"][0]["note_pattern"] = "holiday ("
-        message = "override_rules[0].note_pattern: not a valid regular expression: missing ), unterminated subpattern"
+        message = "override_rules[0].note_pattern: not a valid regular expression: missing ): holiday ("
+    elif message == "":  # so does this one
+        exported["override_rules"][0]["note_match"] = "regex"
+        message = "override_rules[0].note_pattern: not a valid regular expression: invalid escape sequence: \\1"
     before = export(tmp_path)
 
     with pytest.raises(CommandError) as raised:
@@ -377,3 +387,42 @@ def test_it_refuses_a_file_that_is_not_an_object(db, tmp_path: Path) -> None:
 def test_it_refuses_a_file_it_cannot_read(db, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match=r"Cannot read .*missing\.json"):
         import_file(str(tmp_path / "missing.json"))
+
+
+@pytest.mark.parametrize("depth", [40, 5000], ids=["deeper-than-any-configuration", "deeper-than-python-parses"])
+def test_it_refuses_json_nested_deeper_than_a_configuration_is(exported: dict, tmp_path: Path, depth: int) -> None:
+    before = export(tmp_path)
+    text = dump_config(exported).replace('"note": ""', '"note": ' + "[" * depth + "]" * depth, 1)
+    for args in ((), ("--dry-run",)):
+        with pytest.raises(CommandError) as raised:
+            import_file(write(tmp_path, text), *args)
+        assert "nested" in str(raised.value).split("\n", 1)[1] and "nothing was changed" in str(raised.value)
+    assert export(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "where"),
+    [
+        ("presets.0.note", "presets[0].note"),
+        ("override_rules.0.note_pattern", "override_rules[0].note_pattern"),
+        ("settings.colour_scheme", "settings"),  # as a key, not a value
+    ],
+)
+def test_a_lone_surrogate_is_refused_by_the_dry_run_and_the_import_alike(
+    exported: dict, tmp_path: Path, path: str, where: str
+) -> None:
+    """JSON may spell `\\ud800`; the dry run said yes and the real import then crashed writing it."""
+    before = export(tmp_path)
+    if path.startswith("settings."):
+        exported["settings"]["\ud800"] = 1
+    else:
+        exported = edit(exported, path, "On holiday \ud800")
+    text = json.dumps(exported)  # ensure_ascii: the file holds the escape \ud800
+    assert "\\ud800" in text
+    for args in (("--dry-run",), ()):
+        with pytest.raises(CommandError) as raised:
+            import_file(write(tmp_path, text), *args)
+        problems = str(raised.value).split("\n", 1)[1]  # the first line names the file
+        assert where in problems and "lone surrogate" in problems
+        assert "\ud800" not in problems  # a terminal could not even print it
+    assert export(tmp_path) == before

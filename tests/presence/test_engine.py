@@ -1033,3 +1033,48 @@ def test_an_unconfirmed_presence_the_pbx_does_not_show_changes_nothing() -> None
     sent = (Sent("shutdown", P_AVAILABLE, P_SHUT_DOWN_0900),)
     decision = decide(trigger("lock"), P_DND, ours(P_AVAILABLE), with_overrides(), NOW, sent)
     assert (decision.outcome, decision.reason) == ("skip", "manual change protected")
+
+
+def test_a_catastrophic_regex_cannot_stall_the_process() -> None:
+    """`(a+)+$` against a note the API caller controls ({device}): a backtracking matcher needs 2^64
+    steps here, holding the GIL, so the whole process (every request, /healthz) would stop. A
+    linear-time matcher answers at once; the child process is given a minute, far more than enough."""
+    code = "from presence.engine import note_matches; print(note_matches('regex', '(a+)+$', 'a' * 64 + '!'))"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=importlib.import_module("presence").__path__[0] + "/..",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "False", result.stderr
+
+
+@pytest.mark.parametrize(
+    ("pattern", "note", "expected"),
+    [
+        pytest.param("HOLIDAY", "On holiday until Monday", True, id="it_ignores_case"),
+        pytest.param("^urlaub|ferien$", "Ferien", True, id="it_ignores_case_in_alternatives"),
+        pytest.param("ÜBER", "über alles", True, id="it_ignores_case_beyond_ascii"),
+        pytest.param(r"call #\d+", "call #12", True, id="it_knows_perl_classes"),
+        pytest.param("(a+)+$", "aaaa", True, id="it_matches_a_nested_quantifier_normally"),
+        pytest.param("x", "", False, id="it_matches_nothing_in_an_empty_note"),
+    ],
+)
+def test_regex_rules_search_the_note(pattern: str, note: str, expected: bool) -> None:
+    from presence.engine import note_matches
+
+    assert note_matches("regex", pattern, note) is expected
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"(a)\1", "(?=holiday)", "(?<!out of )office", "holiday ("],
+    ids=["backref", "lookahead", "lookbehind", "unclosed"],
+)
+def test_patterns_the_linear_matcher_cannot_take_are_refused_and_never_match(pattern: str) -> None:
+    from presence.engine import note_matches, regex_error
+
+    problem = regex_error(pattern)
+    assert problem and "b'" not in problem
+    assert note_matches("regex", pattern, "holiday holiday aa office") is False

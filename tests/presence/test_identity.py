@@ -86,3 +86,11 @@ def test_it_uses_one_query_whatever_the_directory_size(directory, make_user, dja
 def test_the_match_says_whether_the_licence_switch_is_on(make_user, licensed, value):
     make_user("alice", emails=["alice@corp.example"], e164="201", licensed=licensed)
     assert resolve_user(value).licensed is licensed
+
+
+def test_a_domain_login_never_matches_an_email_that_is_spelled_like_it(directory, make_user):
+    """A PBX serving hostile data: mallory's "e-mail" is `corp\\alice`. `CORP\\alice` is a Windows
+    login (domain and name), never an e-mail address: it must find alice (review finding 11)."""
+    make_user("mallory", emails=["corp\\alice"])
+    match = resolve_user("CORP\\alice")
+    assert match.user == directory["alice"] and match.stage == "login name without domain"

@@ -203,3 +203,17 @@ def test_a_reported_presence_without_a_tel_entry_is_available(alice):
     logon.refresh_from_db()
     assert (logon.status, logon.reason) == ("skipped", "unchanged")
     assert logon.decision["before"] == {"activity": "", "note": ""}
+
+
+def test_heartbeat_expiry_takes_an_absurd_stored_timeout_as_the_longest_allowed(alice):
+    """A value written before the bound existed (or by SQL) must not raise OverflowError every round."""
+    from presence.models import ServiceSettings
+
+    options = ServiceSettings.current()
+    options.heartbeat_timeout_minutes = 1_100_000_000
+    options.save()  # save() does not validate
+    now = timezone.now()
+    UserState.objects.create(user=alice, last_heartbeat_at=now - dt.timedelta(days=2))
+
+    assert store.expire_heartbeats(now) == 1  # silent for longer than a day, the longest timeout
+    assert Trigger.objects.get(event="heartbeat-lost").pbx_user == alice

@@ -18,7 +18,7 @@ from django.test import AsyncClient, Client
 from heartbeat_site.asgi import application
 from licensing.models import Seat
 from presence.link.pagefeed import outcome_message, presence_group, presence_message
-from presence.models import PbxUser, Preset, ServiceSettings
+from presence.models import AccountLink, PbxUser, Preset, ServiceSettings
 from triggers.models import Trigger
 
 PASSWORD = "correct horse battery staple"
@@ -192,6 +192,26 @@ def test_a_press_queues_a_button_trigger_and_wakes_the_link_after_commit(
     assert announced == [trigger.pk]
 
 
+def test_presses_are_limited_per_person_and_a_refused_press_writes_nothing(
+    signed_in, alice_pbx, alice_login, presets, settings
+):
+    """60 presses in a second once reached the PBX 46 times (review finding 8)."""
+    from heartbeat_site.helpers import metrics
+
+    settings.USER_PAGE_PRESS_RATE = "3/hour"
+    before = metrics.RATE_LIMITED.labels("button")._value.get()
+    answers = [signed_in.post(press_url(presets["busy"].pk)) for _ in range(5)]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429, 429]
+    assert answers[-1].json()["error"] == "rate_limited" and 0 < int(answers[-1]["Retry-After"]) <= 3600
+    assert Trigger.objects.count() == 3  # a refused press leaves no row...
+    assert metrics.RATE_LIMITED.labels("button")._value.get() == before + 2  # ...it is counted instead
+    # The limit is the person's (their PBX user), whichever account they signed in with.
+    second = get_user_model().objects.create_user("CORP\\alice")
+    other = Client()
+    other.force_login(second)
+    assert other.post(press_url(presets["busy"].pk)).status_code == 429
+
+
 def test_a_crafted_press_naming_another_user_changes_only_the_signed_in_user(signed_in, alice_pbx, bob_pbx, presets):
     response = signed_in.post(
         f"{press_url(presets['away'].pk)}?user=bob&pbx_user={bob_pbx.pk}",
@@ -327,6 +347,92 @@ def test_sso_switches_the_session_when_the_proxy_names_someone_else(sso, client,
     assert "Bob Builder" in body and "Alice" not in body
 
 
+def utf8_as_a_server_passes_it(name: str) -> str:
+    """A header value as WSGI and ASGI servers hand it to Django: the UTF-8 bytes read as latin-1."""
+    return name.encode("utf-8").decode("latin-1")
+
+
+def signed_in_as(client) -> str | None:
+    user_id = client.session.get("_auth_user_id")
+    return get_user_model().objects.get(pk=user_id).get_username() if user_id else None
+
+
+def test_sso_never_signs_the_proxys_name_into_an_existing_superuser(sso, client, presets):
+    """`make run` creates the superuser "admin"; `Remote-User: admin` opened /admin/ as that superuser."""
+    get_user_model().objects.create_superuser("admin", password=PASSWORD)
+    response = client.get("/admin/", headers={"X-Remote-User": "admin"})
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert signed_in_as(client) is None
+
+
+def test_sso_never_signs_into_an_account_made_by_hand(sso, client, alice_login, presets):
+    response = client.get("/", headers={"X-Remote-User": "alice"})
+    assert response.status_code == 302 and signed_in_as(client) is None
+    assert not AccountLink.objects.exists()
+
+
+def test_sso_signs_into_the_account_it_created_and_links_it_to_the_pbx_user(sso, client, alice_pbx, presets):
+    assert client.get("/", headers={"X-Remote-User": "alice"}).status_code == 200
+    link = AccountLink.objects.get()
+    assert (link.user.username, link.origin, link.pbx_guid) == ("alice", "sso", alice_pbx.guid)
+    again = Client()
+    assert again.get("/", headers={"X-Remote-User": "alice"}).status_code == 200 and signed_in_as(again) == "alice"
+
+
+def test_sso_signs_into_an_account_linked_to_the_pbx_user_the_name_means(sso, client, alice_login, presets):
+    AccountLink.objects.create(user=alice_login, pbx_guid=PbxUser.objects.get(h323="alice").guid, origin="myapps-admin")
+    assert client.get("/", headers={"X-Remote-User": "alice"}).status_code == 200
+    assert signed_in_as(client) == "alice"
+
+
+def test_sso_never_signs_into_an_account_linked_to_another_pbx_user(sso, client, alice_login, bob_pbx, presets):
+    AccountLink.objects.create(user=alice_login, pbx_guid=bob_pbx.guid, origin="myapps-admin")
+    assert client.get("/", headers={"X-Remote-User": "alice"}).status_code == 302
+    assert signed_in_as(client) is None
+
+
+def test_sso_refuses_staff_unless_the_setting_allows_it(sso, client, alice_pbx, presets):
+    client.get("/", headers={"X-Remote-User": "alice"})  # created and linked by SSO
+    get_user_model().objects.filter(username="alice").update(is_staff=True)  # later made staff
+    later = Client()
+    assert later.get("/admin/", headers={"X-Remote-User": "alice"}).status_code == 302
+    assert signed_in_as(later) is None
+    sso.SSO_ALLOW_STAFF = True
+    assert later.get("/admin/", headers={"X-Remote-User": "alice"}).status_code == 200
+    assert signed_in_as(later) == "alice"
+
+
+def test_sso_finds_the_windows_login_not_a_pbx_user_whose_email_is_spelled_like_it(
+    sso, client, alice_pbx, make_user, presets
+):
+    make_user("mallory", dn="Mallory", emails=["corp\\alice"])
+    body = client.get("/", headers={"X-Remote-User": "CORP\\alice"}).content.decode()
+    assert "Alice Liddell" in body and "Mallory" not in body
+
+
+def test_sso_reads_the_proxys_name_as_utf_8(sso, client, make_user, presets):
+    make_user("jürgen", dn="Jürgen Groß")
+    response = client.get("/", headers={"X-Remote-User": utf8_as_a_server_passes_it("jürgen")})
+    assert response.status_code == 200 and "Jürgen Groß" in response.content.decode()
+    assert get_user_model().objects.get().username == "jürgen"
+    # The session stays: the next request's header is read the same way.
+    assert client.get("/", headers={"X-Remote-User": utf8_as_a_server_passes_it("jürgen")}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("j\xfcrgen", id="not-utf-8"),
+        pytest.param("a" * 300, id="longer-than-150"),
+        pytest.param("al\x85ice", id="control"),
+    ],
+)
+def test_sso_refuses_a_name_it_cannot_keep_and_creates_nothing(sso, client, alice_pbx, presets, name):
+    response = client.get("/", headers={"X-Remote-User": name})
+    assert response.status_code == 302 and signed_in_as(client) is None
+    assert not get_user_model().objects.exists()
+
+
 # ---- the websocket ---------------------------------------------------------------------------------
 def session_cookie(client: Client, user) -> str:
     client.force_login(user)
@@ -345,8 +451,10 @@ async def worker_thread_db_closed():
     await sync_to_async(connections.close_all)()
 
 
-async def open_socket(session: str | None, origin: str = "http://localhost") -> tuple[WebsocketCommunicator, bool, int]:
-    headers = [(b"host", b"localhost"), (b"origin", origin.encode())]
+async def open_socket(
+    session: str | None, origin: str = "http://localhost", host: str = "localhost"
+) -> tuple[WebsocketCommunicator, bool, int]:
+    headers = [(b"host", host.encode()), (b"origin", origin.encode())]
     if session:
         headers.append((b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={session}".encode()))
     socket = WebsocketCommunicator(application, "/ws/presence/", headers=headers)
@@ -452,6 +560,64 @@ async def test_the_socket_refuses_anonymous_visitors(sockets, transactional_db):
 async def test_the_socket_refuses_a_foreign_origin(sockets, alice_session):
     _, connected, _ = await sockets(alice_session, origin="https://evil.example")
     assert not connected
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "origin",
+    ["http://127.0.0.1:9999", "https://127.0.0.1", "http://127.0.0.1", "ws://127.0.0.1:8000", "null"],
+    ids=["other-port", "other-scheme-and-port", "default-port", "not-a-web-origin", "opaque"],
+)
+async def test_the_socket_refuses_an_origin_that_differs_in_scheme_or_port(sockets, alice_session, settings, origin):
+    """The same host is not the same origin: another port or scheme is another site (review finding 13)."""
+    settings.PUBLIC_URL = "http://127.0.0.1:8000"
+    _, connected, _ = await sockets(alice_session, origin=origin, host="127.0.0.1:8000")
+    assert not connected
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_socket_accepts_its_own_origin_and_the_public_url(sockets, alice_session, settings):
+    settings.PUBLIC_URL = "http://127.0.0.1:8000"
+    socket, connected, _ = await sockets(alice_session, origin="http://127.0.0.1:8000", host="127.0.0.1:8000")
+    assert connected
+    await socket.disconnect()
+    # Behind a proxy that ends TLS the socket itself is plain ws://: the public URL's origin is what the browser sends.
+    settings.PUBLIC_URL = "https://localhost"
+    socket, connected, _ = await sockets(alice_session, origin="https://localhost", host="localhost")
+    assert connected
+    await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_socket_refuses_its_own_origin_on_a_host_that_is_not_allowed(sockets, alice_session):
+    _, connected, _ = await sockets(alice_session, origin="http://evil.example", host="evil.example")
+    assert not connected
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_signing_out_closes_the_sockets_of_that_session_and_no_other(
+    sockets, alice_session, alice_login, alice_pbx
+):
+    """The socket kept streaming the presence after sign-out until it reconnected (review finding 10)."""
+    other_session = await sync_to_async(session_cookie)(Client(), alice_login)  # alice on her phone too
+    socket, connected, _ = await sockets(alice_session)
+    other, other_connected, _ = await sockets(other_session)
+    assert connected and other_connected
+    await socket.receive_json_from()
+    await other.receive_json_from()
+
+    client = AsyncClient()
+    client.cookies[django_settings.SESSION_COOKIE_NAME] = alice_session
+    response = await client.post("/accounts/logout/")
+    assert response.status_code == 302
+
+    closed = await socket.receive_output(timeout=10)
+    assert closed == {"type": "websocket.close", "code": 4401}
+    # The other session is still signed in: its socket still gets alice's presence.
+    phone = [{"contact": "tel:", "status": "open", "activity": "dnd", "note": "In a call"}]
+    await get_channel_layer().group_send(presence_group(alice_pbx.pk), presence_message(phone, "tel:"))
+    assert (await other.receive_json_from())["note"] == "In a call"
+    await other.disconnect()
 
 
 @pytest.fixture

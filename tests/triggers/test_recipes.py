@@ -127,17 +127,49 @@ def test_the_windows_recipe_registers_every_task_and_the_gpo_logoff_script_uses_
     assert "icacls.exe $keyFile /inheritance:r /grant:r" in installer and "schtasks.exe /create /xml" in installer
 
 
-def test_a_url_with_a_quote_stays_one_powershell_literal(settings):
-    settings.PUBLIC_URL = "https://it's.example"
+INJECTING_URLS = [
+    pytest.param("https://presence.example/#>;Start-Process calc;<#", id="powershell-help-comment"),
+    pytest.param("https://presence.example/x\ntouch /tmp/pwned", id="newline-in-shell-comment"),
+    pytest.param("https://presence.example/x\nExecStartPre=/bin/sh -c id", id="newline-in-systemd-unit"),
+    pytest.param('https://presence.example/"&calc&"', id="cmd-one-liner"),
+    pytest.param("https://it's.example", id="quote"),
+]
+
+
+@pytest.mark.parametrize("url", INJECTING_URLS)
+def test_nothing_is_rendered_with_a_public_url_that_could_inject_a_command(settings, url):
+    """Settings refuse such a PUBLIC_URL at start-up; the recipes check again before rendering."""
+    settings.PUBLIC_URL = url
+    for os_name in recipes.RECIPES:
+        with pytest.raises(recipes.RecipeError, match="PUBLIC_URL"):
+            recipes.render(os_name)
+    with pytest.raises(recipes.RecipeError, match="PUBLIC_URL"):
+        recipes.one_liners()
+
+
+def test_a_url_with_a_port_and_a_path_is_quoted_for_each_language(settings, tmp_path):
+    settings.PUBLIC_URL = "https://[fd00::5]:8443/presence-hb"
+    url = "https://[fd00::5]:8443/presence-hb/api/v1/triggers"
     sender = recipes.render_file("windows", "Send-PresenceTrigger.ps1").decode()
-    assert "$Url = 'https://it''s.example/api/v1/triggers'" in sender
+    assert f"$Url = '{url}'" in sender
+    linux = recipes.render_file("linux", "presence-heartbeat.sh").decode()
+    assert f"DEFAULT_URL='{url}'\n" in linux  # quoted: [ and ] are glob characters
+    unit = configparser.ConfigParser(interpolation=None)
+    unit.read_string(recipes.render_file("linux", "presence-heartbeat.service").decode())
+    assert unit["Unit"]["Description"].endswith(f"to {url}")
+    lines = {line.id: line.text for line in recipes.one_liners()}
+    assert lines["cmd"].endswith(f'"{url}"') and lines["powershell"].startswith(
+        f"Invoke-RestMethod -Method Post -Uri '{url}'"
+    )
 
 
 # --- macOS and Linux ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("public_url", ["https://presence.corp.example", "http://[fd00::5]:8080/presence-hb"])
 @pytest.mark.parametrize(("os_name", "name"), SHELL_SCRIPTS, ids=["/".join(s) for s in SHELL_SCRIPTS])
-def test_each_shell_script_passes_bash_n_and_shellcheck(os_name, name, tmp_path):
+def test_each_shell_script_passes_bash_n_and_shellcheck(os_name, name, tmp_path, settings, public_url):
+    settings.PUBLIC_URL = public_url
     path = tmp_path / name
     path.write_bytes(recipes.render_file(os_name, name, key=None))
     subprocess.run(["bash", "-n", str(path)], check=True)
@@ -193,9 +225,8 @@ def test_the_linux_unit_follows_the_graphical_session_and_lets_the_script_report
 
 
 def test_the_linux_script_has_the_chosen_heartbeat_and_the_url_quoted_for_the_shell(settings):
-    settings.PUBLIC_URL = "https://presence.corp.example/a b"
     text = recipes.render_file("linux", "presence-heartbeat.sh", heartbeat_minutes=7).decode()
-    assert "DEFAULT_URL='https://presence.corp.example/a b/api/v1/triggers'\n" in text
+    assert "DEFAULT_URL=https://presence.corp.example/api/v1/triggers\n" in text
     assert 'PH_HEARTBEAT_SECONDS="${PH_HEARTBEAT_SECONDS:-420}"' in text
 
 
@@ -307,6 +338,26 @@ def test_two_recipe_keys_on_one_day_get_distinct_names(admin_client):
     admin_client.post(reverse("admin-integration"), {"os": "macos"})
     names = sorted(ApiKey.objects.values_list("name", flat=True))
     assert len(names) == 2 and names[1] == names[0] + " (2)"
+
+
+def test_staff_without_the_api_key_view_permission_cannot_see_the_page_or_download(client, staff, api_key):
+    """The page lists every key's name, prefix, state and use count: the same right as the key admin."""
+    page = client.get(reverse("admin-integration"))
+    download = client.get(reverse("admin-integration-download", args=["linux"]))
+    key_admin = client.get(reverse("admin:triggers_apikey_changelist"))
+    assert key_admin.status_code == 403
+    assert page.status_code == 403 and api_key[0].prefix not in page.content.decode()
+    assert download.status_code == 403
+
+
+def test_staff_with_the_api_key_view_permission_see_the_page(client, staff, api_key):
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.add(Permission.objects.get(codename="view_apikey"))
+    page = client.get(reverse("admin-integration"))
+    assert page.status_code == 200 and api_key[0].prefix in page.content.decode()
+    assert page.context["can_add_key"] is False
+    assert client.get(reverse("admin-integration-download", args=["linux"])).status_code == 200
 
 
 def test_staff_without_the_add_key_permission_cannot_create_keys(client, staff):

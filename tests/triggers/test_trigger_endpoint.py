@@ -162,16 +162,37 @@ def test_it_answers_415_for_other_media_types(api_client, auth, alice):
     assert not Trigger.objects.filter(status="queued").exists()
 
 
-def test_it_answers_429_when_one_user_is_posted_in_a_loop(api_client, auth, alice, settings):
+def rate_limited(limit: str) -> float:
+    from heartbeat_site.helpers import metrics
+
+    return metrics.RATE_LIMITED.labels(limit)._value.get()
+
+
+def test_it_answers_429_when_one_user_is_posted_in_a_loop_and_writes_no_row_for_it(api_client, auth, alice, settings):
+    """Limits per hour in these tests: a fixed window that turned over between two posts would reset the count."""
     from rest_framework.settings import api_settings
 
-    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "trigger-user": "3/min"}
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "trigger-user": "3/hour"}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
-    answers = [post(api_client, {"user": "alice", "event": "lock"}, auth).status_code for _ in range(5)]
-    assert answers == [202, 202, 202, 429, 429]
-    assert Trigger.objects.filter(status="queued").count() == 3
-    refused = Trigger.objects.filter(status="refused")
-    assert refused.count() == 2 and all(r.http_status == 429 for r in refused)
+    before = rate_limited("user")
+    answers = [post(api_client, {"user": "alice", "event": "lock"}, auth) for _ in range(5)]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429, 429]
+    assert answers[-1].json()["error"] == "rate_limited" and 0 < int(answers[-1]["Retry-After"]) <= 3600
+    # A 429 leaves no row (a loop must not fill the trigger log): it is counted instead.
+    assert Trigger.objects.count() == Trigger.objects.filter(status="queued").count() == 3
+    assert rate_limited("user") == before + 2
+
+
+def test_the_per_user_limit_counts_every_spelling_of_one_pbx_user(api_client, auth, alice, settings):
+    """`CORP\\alice` and `alice@corp.example` passed after alice's 429 (review finding 8)."""
+    from rest_framework.settings import api_settings
+
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "trigger-user": "3/hour"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    spellings = ["alice", "CORP\\alice", "alice@corp.example", "201", "ALICE", "corp\\Alice"]
+    answers = [post(api_client, {"user": user, "event": "lock"}, auth).status_code for user in spellings]
+    assert answers == [202, 202, 202, 429, 429, 429]
+    assert Trigger.objects.count() == 3
 
 
 def test_it_answers_429_with_retry_after_when_a_key_goes_over_its_rate(api_client, auth, make_user, settings):
@@ -183,11 +204,14 @@ def test_it_answers_429_with_retry_after_when_a_key_goes_over_its_rate(api_clien
     answers = [post(api_client, {"user": user, "event": "lock"}, auth) for user in users]
     assert [a.status_code for a in answers] == [202, 202, 202, 202, 429, 429]
     assert 0 < int(answers[-1]["Retry-After"]) <= 3600
-    assert Trigger.objects.filter(status="queued").count() == 4
+    assert Trigger.objects.count() == Trigger.objects.filter(status="queued").count() == 4
 
 
-def test_both_rate_limits_are_counted_in_one_call_to_the_cache(api_client, auth, alice, monkeypatch):
-    """One pipeline on Redis: per key and per (key, user) together, not a round trip each."""
+def test_the_key_limit_is_counted_before_the_body_is_read_and_the_user_limit_per_pbx_user(
+    api_client, api_key, auth, alice, monkeypatch
+):
+    """The key's limit needs no body (and stops a flood before any query); the user's needs the PBX
+    user the body names, so it is counted once identity matching has found them."""
     from triggers import throttles
 
     calls = []
@@ -198,8 +222,11 @@ def test_both_rate_limits_are_counted_in_one_call_to_the_cache(api_client, auth,
         return original(counters)
 
     monkeypatch.setattr(throttles, "count_hits", counting)
-    assert post(api_client, {"user": "alice", "event": "lock"}, auth).status_code == 202
-    assert len(calls) == 1 and [key.split(":")[1] for key in calls[0]] == ["trigger-key", "trigger-user"]
+    assert post(api_client, {"user": "CORP\\alice", "event": "lock"}, auth).status_code == 202
+    assert [[key.split(":")[1:3] for key in call] for call in calls] == [
+        [["trigger-key", str(api_key[0].pk)]],
+        [["trigger-user", f"{api_key[0].pk}-{alice.pk}"]],
+    ]
 
 
 def test_count_hits_adds_one_per_counter_and_returns_the_new_counts():
@@ -284,3 +311,37 @@ def test_control_characters_are_refused_with_a_400_and_audited(api_client, auth,
     response = post(api_client, body, auth)
     assert response.status_code == 400 and field in response.json()["fields"]
     assert Trigger.objects.get().status == "refused"
+
+
+# ---- hostile input that once answered 500 or lost the trigger (security review finding 4) ----------
+@pytest.mark.parametrize("field", ["user", "event", "device", "id"])
+def test_a_lone_surrogate_is_refused_with_a_400_naming_the_field(api_client, auth, alice, field):
+    """JSON may spell `\\ud800`, which is no character: no database can store it."""
+    body = {"user": "alice", "event": "lock", field: "al\ud800ice"}
+    response = api_client.post(URL, data=json.dumps(body), content_type="application/json", **auth)
+    assert response.status_code == 400, response.content
+    payload = response.json()
+    assert payload["error"] == "invalid" and field in payload["fields"]
+    assert "surrogate" in payload["fields"][field][0].lower()
+    row = Trigger.objects.get()  # the refusal is audited, with what could be stored
+    assert row.status == "refused" and row.http_status == 400
+    assert "\ud800" not in row.user_value + row.device
+
+
+def test_json_nested_a_thousand_levels_deep_is_refused_with_a_400(api_client, auth, alice):
+    """It fits in 4 KiB; parsing it overflowed the stack (RecursionError) in the throttle's read."""
+    deep = '{"user": "alice", "event": "lock", "device": ' + "[" * 1000 + "]" * 1000 + "}"
+    assert len(deep) < 4096
+    response = api_client.post(URL, data=deep, content_type="application/json", **auth)
+    assert response.status_code == 400 and response.json()["error"] == "malformed"
+    assert not Trigger.objects.filter(status="queued").exists()
+
+
+@pytest.mark.parametrize("value", ["k" * 129, "evt\x85next"], ids=["too-long", "not-printable"])
+def test_an_unusable_idempotency_key_header_is_refused_with_a_400(api_client, auth, alice, value):
+    """A 200-character key raised DataError on PostgreSQL after validation: the trigger was lost."""
+    response = post(api_client, {"user": "alice", "event": "lock"}, auth, HTTP_IDEMPOTENCY_KEY=value)
+    assert response.status_code == 400, response.content
+    assert "Idempotency-Key" in response.json()["fields"]
+    assert not Trigger.objects.filter(status="queued").exists()
+    assert Trigger.objects.get().client_id == ""  # the audit row keeps no unusable key
