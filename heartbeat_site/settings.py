@@ -209,12 +209,9 @@ else:
     # Persistent connections (psycopg 3); health checks drop a connection the server closed.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # The same backend, with a health check that polls the socket instead of a SELECT 1 per request.
-        DATABASES["default"]["ENGINE"] = "heartbeat_site.helpers.pgbackend"
-    # Parameters sent apart from the SQL (measured 342 -> 418 accepted triggers/s), and statements
-    # prepared by psycopg after five uses, which Django turns off unless asked: the hot queries are
-    # then planned once per connection instead of on every request (tests/bench/README.md).
+    # Parameters sent apart from the SQL, and statements prepared by psycopg after five uses, which
+    # Django turns off unless asked: the hot queries are planned once per connection instead of on
+    # every request (tests/bench/README.md has the numbers).
     # Both off behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode < 1.21).
     if _bool("DB_SERVER_SIDE_BINDING", True):
         DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)

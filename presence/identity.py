@@ -54,7 +54,7 @@ def strip_domain(value: str) -> str:
 # directory), and only the columns matching needs. Only the looked-up values are parameters, so the
 # plan PostgreSQL caches for the prepared statement is the same index lookup for every value.
 # RawQuerySet and the ORM cost more CPU than the query on every trigger; the rows become (deferred)
-# PbxUser objects through the documented from_db.
+# PbxUser objects through `Model.from_db`, Django's documented hook for loading instances.
 _USERS = PbxUser._meta.db_table
 _EMAILS = PbxUserEmail._meta.db_table
 # In the model's field order, as from_db() takes the loaded values in that order.

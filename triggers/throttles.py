@@ -16,13 +16,12 @@ import logging
 import time
 from dataclasses import dataclass
 
-from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 from rest_framework import exceptions
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from heartbeat_site.helpers import metrics
+from heartbeat_site.helpers.cache import count_hits
 
 log = logging.getLogger("triggers.throttles")
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -36,32 +35,6 @@ def parse_rate(rate: str) -> tuple[int, int]:
     """'600/min' → (600, 60)."""
     count, _, period = rate.partition("/")
     return int(count), _PERIODS[period.strip()[0]]
-
-
-def count_hits(counters: list[tuple[str, int]]) -> list[int]:
-    """Add one to each (key, ttl) counter, which expires after ttl seconds; returns the new counts.
-
-    One round trip on Redis however many counters (a pipeline of INCR + EXPIRE NX for each).
-    `caches["default"]`, not `cache`: the latter is a proxy object, never an instance of the backend
-    class — testing it made every request take the slow path, six Redis commands in as many round trips.
-    """
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        pipe = backend._cache.get_client(write=True).pipeline(transaction=False)
-        for key, ttl in counters:
-            full_key = backend.make_and_validate_key(key)
-            pipe.incr(full_key)
-            pipe.expire(full_key, ttl, nx=True)
-        return [int(n) for n in pipe.execute()[::2]]
-    counts = []
-    for key, ttl in counters:
-        backend.add(key, 0, ttl)
-        try:
-            counts.append(backend.incr(key))
-        except ValueError:  # expired between add and incr
-            backend.add(key, 1, ttl)
-            counts.append(1)
-    return counts
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,10 @@ import contextlib
 import logging
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
-from channels.routing import get_default_application
-from channels.worker import Worker
 from django.db import close_old_connections
 from django.db.backends.signals import connection_created
 
+from heartbeat_site.helpers.channels import start_channel_worker
 from presence.link import lease
 from presence.link.wakeups import LINK_CHANNEL
 from presence.link.worker import LinkWorker
@@ -83,12 +81,7 @@ async def _wait_for_lease(holder: str, stop: asyncio.Event, poll: float) -> bool
 
 
 async def _run_worker(link: LinkWorker, stop: asyncio.Event) -> None:
-    channels = Worker(application=get_default_application(), channels=[LINK_CHANNEL], channel_layer=get_channel_layer())
-    tasks = [
-        asyncio.ensure_future(link.run()),
-        asyncio.ensure_future(channels.handle()),
-        asyncio.ensure_future(channels.application_checker()),
-    ]
+    tasks = [asyncio.ensure_future(link.run()), *start_channel_worker([LINK_CHANNEL])]
     stopper = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait([tasks[0], stopper], return_when=asyncio.FIRST_COMPLETED)

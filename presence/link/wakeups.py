@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import psycopg
-from channels.consumer import AsyncConsumer, get_handler_name
+from channels.consumer import AsyncConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import connection
 from psycopg import sql
@@ -120,14 +120,6 @@ async def listen_for_wakeups(wake: Callable[[], None], params: dict) -> None:
 
 class PbxLinkConsumer(AsyncConsumer):
     """The `pbx-link` channel: messages are hints; the database holds the work. Dropped without a worker."""
-
-    async def dispatch(self, message: dict) -> None:
-        # Channels' dispatch first tidies this thread's database connections through a thread hop
-        # (and a health-check query) for every message; these handlers touch no database.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def trigger_queued(self, message: dict) -> None:
         worker = running()

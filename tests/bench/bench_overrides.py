@@ -33,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.conf import settings
     from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCacheClient
-    from django.db import connection, connections
-    from django.db.backends.postgresql import base as postgresql_base
+    from django.db import connection
     from django.test import Client
     from django.test.utils import setup_databases, setup_test_environment
     from rest_framework import serializers
@@ -72,17 +71,6 @@ def main(argv: list[str] | None = None) -> int:
         return (time.process_time() - started) / args.requests * 1000
 
     overrides: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {}
-    if connection.vendor == "postgresql":
-        wrapper = type(connections["default"])
-        ours = wrapper.is_usable
-
-        def upstream_is_usable() -> None:
-            wrapper.is_usable = postgresql_base.DatabaseWrapper.is_usable
-
-        def our_is_usable() -> None:
-            wrapper.is_usable = ours
-
-        overrides["pgbackend.is_usable (socket poll instead of SELECT 1)"] = (upstream_is_usable, our_is_usable)
     backend = caches["default"]
     if getattr(backend, "_class", RedisCacheClient) is not RedisCacheClient:
         pooled = backend._class
