@@ -7,3 +7,4 @@ class PresenceConfig(AppConfig):
 
     def ready(self) -> None:
         from presence import checks  # noqa: F401  (registers the system checks)
+        from presence.myapps import checks as myapps_checks  # noqa: F401
