@@ -125,14 +125,22 @@ def press_button(
     (as the API does), so the administrator sees why a user's press did nothing.
     """
     user = page_user(django_user)
+    return press_for(user, preset_id, by=django_user.get_username(), source_ip=source_ip)
+
+
+def press_for(
+    user: PbxUser, preset_id: int, *, by: str, source_ip: str | None = None, key_name: str = KEY_NAME
+) -> Trigger:
+    """`press_button` for a PBX user already established (the user page's sign-in, the myApps user app's
+    login): `by` is the name they signed in with, `key_name` the page's name in the trigger log."""
     preset = Preset.objects.filter(pk=preset_id, show_on_user_page=True).first()
     if preset is None:
         raise PageRefusal(404, "unknown_preset", "This button is no longer offered: reload the page.")
     now = timezone.now()
     fields = {
         "source": Trigger.Source.BUTTON,
-        "key_name": KEY_NAME,
-        "user_value": django_user.get_username(),
+        "key_name": key_name,
+        "user_value": by,
         "pbx_user": user,
         "event": EVENT,
         "at": now,
@@ -158,7 +166,11 @@ def press_button(
 
 def own_trigger(django_user: AbstractBaseUser | AnonymousUser, trigger_id: int) -> Trigger:
     """One of the signed-in user's own button presses; anything else is "not found", never someone else's."""
-    user = page_user(django_user)
+    return trigger_of(page_user(django_user), trigger_id)
+
+
+def trigger_of(user: PbxUser, trigger_id: int) -> Trigger:
+    """`own_trigger` for a PBX user already established."""
     trigger = Trigger.objects.filter(pk=trigger_id, pbx_user=user, source=Trigger.Source.BUTTON).first()
     if trigger is None:
         raise PageRefusal(404, "unknown_trigger", "No such button press of yours.")
