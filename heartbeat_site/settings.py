@@ -107,12 +107,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /myapps/ pages run in myApps' cross-site frame: their own session and CSRF cookies (before the
+    # session middleware reads them), and framing allowed for them alone (after X-Frame-Options).
+    "presence.myapps.middleware.MyAppsCookiesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "presence.myapps.middleware.MyAppsFrameMiddleware",
 ]
 
 # Single sign-on through a trusted reverse proxy (Kerberos/NTLM on a Windows domain). Off by default:
