@@ -27,6 +27,12 @@ DEMO_USERS = [
 ]
 
 
+# Who has which myApps app on the demo PBX: erin lacks the user app (the preview shows her refusal),
+# only the administrator has the admin app.
+DEMO_WITHOUT_USER_APP = {"erin"}
+DEMO_ADMIN_APP_USERS = {"admin"}
+
+
 def demo_users():
     from presence.pbx.simulator import SimUser
 
@@ -34,6 +40,22 @@ def demo_users():
         SimUser(guid=f"{n + 1:032x}", h323=h323, cn=cn, dn=cn, e164=e164, emails=[f"{h323}@example.com"])
         for n, (h323, cn, e164) in enumerate(DEMO_USERS)
     ]
+
+
+def demo_apps():
+    """The two App objects on the demo PBX, with the passwords this service has for them (`make run` puts
+    them in .env): the simulator signs myApps logins with them, as a PBX would."""
+    from presence.myapps.config import ADMIN, USER, app_object
+    from presence.pbx.simulator import SimApp
+
+    user_app, admin_app = app_object(USER), app_object(ADMIN)
+    apps = []
+    if user_app.enabled:
+        users = {h323 for h323, _, _ in DEMO_USERS} - DEMO_WITHOUT_USER_APP
+        apps.append(SimApp(user_app.name, user_app.password, "Presence", user_app.url, users))
+    if admin_app.enabled:
+        apps.append(SimApp(admin_app.name, admin_app.password, "Presence admin", admin_app.url, DEMO_ADMIN_APP_USERS))
+    return apps
 
 
 class Command(BaseCommand):
@@ -82,6 +104,7 @@ class Command(BaseCommand):
     async def background(self, stop: asyncio.Event) -> None:
         from presence.link.runner import hold_link
         from presence.link.service import link_config
+        from presence.myapps import preview
 
         simulator = None
         if settings.PBX_URL:
@@ -95,16 +118,36 @@ class Command(BaseCommand):
                 password=password,
                 users=demo_users(),
                 port=settings.PBX_SIMULATOR_PORT,
+                apps=demo_apps(),
             )
             await simulator.start()
             self.stdout.write(f"No PBX_URL: using the built-in PBX simulator at {simulator.url} (demo users).")
+            preview.use_simulator(simulator, asyncio.get_running_loop())
+            self.stdout.write(self.myapps_preview_text())
             config = link_config(url=simulator.url, password=password)
             asyncio.ensure_future(self.seed_demo()).add_done_callback(_log_failure)
         try:
             await hold_link(config, stop)
         finally:
             if simulator is not None:
+                preview.forget_simulator()
                 await simulator.stop()
+
+    def myapps_preview_text(self) -> str:
+        """Where to see the myApps apps without a PBX (or why they are off)."""
+        from presence.myapps.config import ADMIN, USER, app_object
+
+        base = f"{settings.PUBLIC_URL}/myapps/preview"
+        lines = []
+        if app_object(USER).enabled:
+            lines.append(f"myApps user app preview:  {base}?user=alice   (erin has no user app: {base}?user=erin)")
+        if app_object(ADMIN).enabled:
+            lines.append(f"myApps admin app preview: {base}?app=admin&user=admin")
+        off = [name for name, app in (("user", app_object(USER)), ("admin", app_object(ADMIN))) if not app.enabled]
+        if off:
+            names = " and ".join(f"MYAPPS_{name.upper()}_PASSWORD" for name in off)
+            lines.append(f"myApps {' and '.join(off)} app off: set {names} (make run writes them into .env).")
+        return "\n".join(lines)
 
     async def seed_demo(self) -> None:
         """Once the simulator's users are replicated: licence the demo users, offer a demo API key."""
