@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils import translation
 
 USER = "user"
 ADMIN = "admin"
@@ -82,3 +83,13 @@ def frame_ancestors() -> list[str]:
     own = origin_of(settings.PUBLIC_URL)
     twin = loopback_twin(own)
     return [own, twin] if twin else [own]
+
+
+def app_language(value: str | None) -> str:
+    """myApps' `lang` (e.g. "de", "de-DE") as one of our LANGUAGES; the default language otherwise."""
+    for candidate in (value or "", settings.LANGUAGE_CODE):
+        try:
+            return translation.get_supported_language_variant(candidate.lower())
+        except LookupError:
+            continue
+    return settings.LANGUAGES[0][0]

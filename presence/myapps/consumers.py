@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from presence.link.notify import presence_group
 from presence.models import PbxUser
 from presence.myapps import signin, tokens, userapp
-from presence.myapps.config import ADMIN, USER, app_object
+from presence.myapps.config import ADMIN, USER, app_language, app_object
 from presence.myapps.signin import SignInRefused
 from presence.userpage import services
 
@@ -43,10 +43,7 @@ NO_SUCH_COMMAND = _("This app takes no command %(mt)s.")
 def language_of(scope: dict) -> str:
     """The app's language from `?lang=` of the socket URL (myApps' language), else the default."""
     values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang") or [""]
-    try:
-        return translation.get_supported_language_variant(values[0].lower())
-    except LookupError:
-        return settings.LANGUAGE_CODE
+    return app_language(values[0])
 
 
 class AppSocket(AsyncJsonWebsocketConsumer):

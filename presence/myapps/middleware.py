@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
 from presence.myapps import accounts
-from presence.myapps.config import frame_ancestors
+from presence.myapps.config import app_language, frame_ancestors
 
 PREFIX = "/myapps/"
 ADMIN_PREFIX = "/myapps/admin/"
@@ -99,5 +99,5 @@ class MyAppsFrameMiddleware:
         if user.is_authenticated and not accounts.session_account_is_linked(user, request.session.get(SESSION_GUID)):
             # Only the admin app's own sign-in opens a framed session; anything else is ended here.
             logout(request)
-        with translation.override(request.session.get(SESSION_LANG) or settings.LANGUAGE_CODE):
+        with translation.override(app_language(request.session.get(SESSION_LANG))):
             return self.get_response(request)

@@ -24,7 +24,7 @@ from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from presence.myapps.config import ADMIN, USER, app_object, loopback_twin
+from presence.myapps.config import ADMIN, USER, app_language, app_object, loopback_twin
 from presence.pbx.simulator import PbxSimulator
 
 ASK_TIMEOUT = 10.0
@@ -75,10 +75,7 @@ def preview_page(request: HttpRequest) -> HttpResponse:
     builtin = _simulator()
     role = _choice(request.GET.get("app"), (USER, ADMIN), USER)
     scheme = _choice(request.GET.get("scheme"), ("light", "dark"), "light")
-    try:
-        lang = translation.get_supported_language_variant((request.GET.get("lang") or "en").lower())
-    except LookupError:
-        lang = "en"
+    lang = app_language(request.GET.get("lang"))
     sim = builtin.simulator
     people = _ask(builtin, lambda: [(u.h323, u.dn or u.cn, sim.apps_of(u.h323)) for u in sim.users])
     login = request.GET.get("user") or (people[0][0] if people else "")

@@ -11,7 +11,6 @@ import logging
 from pathlib import Path
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import login
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -27,7 +26,7 @@ from licensing.models import Seat
 from licensing.state import licence_status
 from presence.models import EventRule, OverrideRule, PbxUser, Preset
 from presence.myapps import accounts, tokens
-from presence.myapps.config import ADMIN, USER, AppObject, app_object
+from presence.myapps.config import ADMIN, USER, AppObject, app_language, app_object
 from presence.myapps.middleware import SESSION_GUID, SESSION_LANG, SESSION_SCHEME
 from presence.myapps.signin import may_use_admin_app
 from triggers.models import ApiKey
@@ -66,10 +65,7 @@ USER_REFUSED = _("Your PBX user may not use the admin app (any more).")
 
 def language(request: HttpRequest) -> str:
     """myApps' `?lang=`, when we speak it; else the default language."""
-    try:
-        return translation.get_supported_language_variant((request.GET.get("lang") or "").lower())
-    except LookupError:
-        return settings.LANGUAGE_CODE
+    return app_language(request.GET.get("lang"))
 
 
 def scheme(request: HttpRequest) -> str:
@@ -115,11 +111,7 @@ def icon(request: HttpRequest, role: str) -> FileResponse:
 
 
 def _refused(request: HttpRequest, detail: str, status: int) -> HttpResponse:
-    lang = request.POST.get("lang") or request.GET.get("lang") or ""
-    try:
-        lang = translation.get_supported_language_variant(lang.lower())
-    except LookupError:
-        lang = settings.LANGUAGE_CODE
+    lang = app_language(request.POST.get("lang") or request.GET.get("lang"))
     name = app_object(ADMIN).name
     context = {
         "detail": detail,
@@ -142,7 +134,7 @@ def admin_sign_in(request: HttpRequest) -> HttpResponse:
         data = None
     if data is None:
         return _refused(request, str(TICKET_REFUSED), 403)
-    with translation.override(data.get("lang") or settings.LANGUAGE_CODE):
+    with translation.override(app_language(data.get("lang"))):
         pbx_user = PbxUser.objects.filter(guid=data["guid"], active=True).first()
         if pbx_user is None or not may_use_admin_app(pbx_user):
             return _refused(request, str(USER_REFUSED), 403)
@@ -153,7 +145,7 @@ def admin_sign_in(request: HttpRequest) -> HttpResponse:
             return _refused(request, refusal.detail, 403)
     login(request, account, backend="django.contrib.auth.backends.ModelBackend")
     request.session[SESSION_GUID] = pbx_user.guid
-    request.session[SESSION_LANG] = data.get("lang") or settings.LANGUAGE_CODE
+    request.session[SESSION_LANG] = app_language(data.get("lang"))
     request.session[SESSION_SCHEME] = _scheme_value(request.POST.get("scheme"))
     log.info("myApps admin app: %s signed into the admin as %s", pbx_user.h323, account.get_username())
     return redirect(reverse("admin:index"))
@@ -173,10 +165,7 @@ def admin_preferences(request: HttpRequest) -> HttpResponse:
     if "scheme" in request.POST:
         request.session[SESSION_SCHEME] = _scheme_value(request.POST["scheme"])
     if "lang" in request.POST:
-        try:
-            request.session[SESSION_LANG] = translation.get_supported_language_variant(request.POST["lang"].lower())
-        except LookupError:
-            return HttpResponse(status=400)
+        request.session[SESSION_LANG] = app_language(request.POST["lang"])
     return HttpResponse(status=204)
 
 
