@@ -47,6 +47,7 @@ STRINGS = {
         "This app signs you in through myApps, and myApps did not answer. Open it from myApps — outside "
         "myApps, use the presence page of this service instead."
     ),
+    "noLogin": _("myApps gave no sign-in for this app ({reason}). Ask your administrator to assign it to you."),
     "sending": _("Sending “{name}”…"),
     "sent": _("Sent “{name}”, waiting for the phone system…"),
     "done": _("Done: “{name}” is set."),
