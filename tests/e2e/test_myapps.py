@@ -207,7 +207,7 @@ def test_every_forged_or_refused_sign_in_is_refused_with_its_message(page, embed
     assert not Trigger.objects.exists()
 
 
-def test_the_user_app_works_with_third_party_cookies_blocked(chromium, embedded):
+def test_both_apps_work_with_third_party_cookies_blocked(chromium, embedded):
     browser = chromium.browser_type.launch(
         executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, "--test-third-party-cookie-phaseout"]
     )
@@ -223,6 +223,10 @@ def test_the_user_app_works_with_third_party_cookies_blocked(chromium, embedded)
         app.get_by_role("button", name="Busy").click()
         expect(app.locator("#status")).to_have_text("Done: “Busy” is set.", timeout=SLOW)
         expect(app.locator("#presence-label")).to_have_text("Busy")
+        # The admin app's session cookie is partitioned (CHIPS): allowed where third-party cookies are not.
+        admin = preview(page, embedded, "app=admin&user=admin")
+        admin.locator("#overview-users-link").click(timeout=SLOW)
+        expect(admin.get_by_role("switch", name="Licence for dave")).to_be_visible(timeout=SLOW)
     finally:
         browser.close()
 
