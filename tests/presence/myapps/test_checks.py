@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from presence.myapps.checks import check_myapps_settings
-from tests.test_settings import run_check
+from tests.test_settings import ROOT, run_check
 
 
 def ids(settings) -> list[str]:
@@ -75,3 +79,27 @@ def test_manage_py_check_stops_on_the_admin_app_over_http():
     )
     assert result.returncode != 0 and "presence.E010" in result.stderr and "https" in result.stderr
     assert "an admin app password" not in result.stderr + result.stdout
+
+
+def test_the_app_passwords_may_come_from_files(tmp_path):
+    (tmp_path / "user").write_text("from a file\n")
+    (tmp_path / "admin").write_text("admin from a file\n")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MYAPPS_")},
+        "DJANGO_SETTINGS_MODULE": "heartbeat_site.settings_test",
+        "MYAPPS_USER_PASSWORD_FILE": str(tmp_path / "user"),
+        "MYAPPS_ADMIN_PASSWORD_FILE": str(tmp_path / "admin"),
+        "MYAPPS_ADMIN_USERS": " alice, bob ,",
+        "MYAPPS_FRAME_ANCESTORS": "https://pbx.example.com, https://pbx2.example.com",
+    }
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.MYAPPS_USER_PASSWORD, s.MYAPPS_ADMIN_PASSWORD, s.MYAPPS_ADMIN_USERS, "
+        "s.MYAPPS_FRAME_ANCESTORS, sep='|')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == (
+        "from a file|admin from a file|['alice', 'bob']|['https://pbx.example.com', 'https://pbx2.example.com']"
+    )
