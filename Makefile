@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-embedded test-scaled test-long lint format bench venv clean
+.PHONY: run test test-embedded test-scaled test-long lint format bench venv clean env
 
 venv: $(STAMP)
 
@@ -14,13 +14,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@touch $(STAMP)
 
-# .env with fresh secrets for the embedded default (never overwritten).
-.env:
-	@$(PYTHON) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('API_KEY_PEPPER=' + secrets.token_urlsafe(32))" > .env
-	@chmod 600 .env
-	@echo "Wrote .env with a new SECRET_KEY and API_KEY_PEPPER."
+# .env with fresh secrets for the embedded default: created, or completed with what it lacks
+# (the myApps App objects' passwords too); a value that is there is never changed.
+env:
+	@$(PYTHON) -m heartbeat_site.envfile .env
 
-run: venv .env
+run: venv env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensureadmin
 	$(BIN)/python manage.py license demo
@@ -50,7 +49,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: venv .env
+bench: venv env
 	$(BIN)/python -m tests.bench.run_all
 
 clean:

@@ -120,12 +120,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /myapps/ pages run in myApps' cross-site frame: their own session and CSRF cookies (before the
+    # session middleware reads them), and framing allowed for them alone (after X-Frame-Options).
+    "presence.myapps.middleware.MyAppsCookiesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "presence.myapps.middleware.MyAppsFrameMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -252,6 +256,9 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 LANGUAGE_CODE = "en-us"
+# English and German (the myApps apps follow myApps' language; issue 18 extends this to every page).
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -314,6 +321,21 @@ PBX_REQUEST_TIMEOUT = env.float("PBX_REQUEST_TIMEOUT", default=10.0)
 PBX_WINDOW = env.int("PBX_WINDOW", default=64)
 # The embedded simulator (used when PBX_URL is empty): where it listens and whom it knows.
 PBX_SIMULATOR_PORT = env.int("PBX_SIMULATOR_PORT", default=0)
+
+# myApps: the user app and the admin app, each an App object on the PBX (docs/myapps.md). An app
+# whose password is empty is off. The passwords are the App objects' shared secrets: never logged,
+# never stored in the database.
+MYAPPS_USER_APP = env.str("MYAPPS_USER_APP", default="presence-heartbeat")
+MYAPPS_USER_PASSWORD = _secret("MYAPPS_USER_PASSWORD", required=False)
+MYAPPS_ADMIN_APP = env.str("MYAPPS_ADMIN_APP", default="presence-heartbeat-admin")
+MYAPPS_ADMIN_PASSWORD = _secret("MYAPPS_ADMIN_PASSWORD", required=False)
+# PBX user names (or GUIDs) who may use the admin app; empty: whoever the PBX assigned it to.
+MYAPPS_ADMIN_USERS = [name.strip() for name in env.list("MYAPPS_ADMIN_USERS", default=[]) if name.strip()]
+# Origins that may frame /myapps/ pages (CSP frame-ancestors). Unset: the PBX's origin from PBX_URL
+# (in the embedded default: this service's own origins, for the preview host).
+MYAPPS_FRAME_ANCESTORS = [
+    origin.strip() for origin in env.list("MYAPPS_FRAME_ANCESTORS", default=[]) if origin.strip()
+] or None
 
 # Licensing: the verifying public key (base64 raw Ed25519 or PEM). Empty → a local demo licence.
 LICENSE_PUBLIC_KEY = env.str("LICENSE_PUBLIC_KEY", default="").replace("\\n", "\n")

@@ -1,4 +1,7 @@
-"""URLs: the admin, the trigger API, its schema and docs, health and metrics, and the user page."""
+"""URLs: the admin, the trigger API, its schema and docs, health and metrics, the user page and the myApps apps.
+
+/myapps/admin/… is served by `presence.myapps.frame_urls` (the admin inside the myApps frame).
+"""
 
 from django.conf import settings
 from django.contrib import admin
@@ -23,5 +26,6 @@ urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("metrics", ops.metrics_view, name="metrics"),
     *([path("bench/trivial", bench_views.trivial, name="bench-trivial")] if settings.BENCH_VIEWS else []),
+    path("", include("presence.myapps.urls")),
     path("", include("presence.userpage.urls")),
 ]

@@ -11,6 +11,7 @@ class PresenceConfig(AppConfig):
         from licensing.signals import licence_changed
         from presence import checks  # noqa: F401  (registers the system checks)
         from presence.link import wakeups
+        from presence.myapps import checks as myapps_checks  # noqa: F401
         from presence.userpage.signout import close_sockets_of_session
         from triggers.queue import queued
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from licensing import seats
 from licensing.models import Seat
 from presence.models import PbxUser
-from presence.pbx.simulator import SimUser
+from presence.myapps.config import ADMIN, USER, app_object
+from presence.pbx.simulator import SimApp, SimUser
 from triggers.models import ApiKey
 from triggers.recipes import trigger_url
 
@@ -18,6 +19,10 @@ DEMO_USERS = [
     ("dave", "Dave Brown", "204"),
     ("erin", "Erin Green", "205"),
 ]
+# Who has which myApps app on the demo PBX: erin lacks the user app (the preview shows her refusal),
+# only the administrator has the admin app.
+DEMO_WITHOUT_USER_APP = {"erin"}
+DEMO_ADMIN_APP_USERS = {"admin"}
 
 
 def demo_users() -> list[SimUser]:
@@ -25,6 +30,19 @@ def demo_users() -> list[SimUser]:
         SimUser(guid=f"{n + 1:032x}", h323=h323, cn=cn, dn=cn, e164=e164, emails=[f"{h323}@example.com"])
         for n, (h323, cn, e164) in enumerate(DEMO_USERS)
     ]
+
+
+def demo_apps() -> list[SimApp]:
+    """The two App objects on the demo PBX, with the passwords this service has for them (`make run` puts
+    them in .env): the simulator signs myApps logins with them, as a PBX would."""
+    user_app, admin_app = app_object(USER), app_object(ADMIN)
+    apps = []
+    if user_app.enabled:
+        users = {h323 for h323, _, _ in DEMO_USERS} - DEMO_WITHOUT_USER_APP
+        apps.append(SimApp(user_app.name, user_app.password, "Presence", user_app.url, users))
+    if admin_app.enabled:
+        apps.append(SimApp(admin_app.name, admin_app.password, "Presence admin", admin_app.url, DEMO_ADMIN_APP_USERS))
+    return apps
 
 
 def seed_demo(logins: list[str]) -> str | None:

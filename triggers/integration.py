@@ -1,4 +1,4 @@
-"""The admin's integration page: trigger URL, API keys, copy-paste lines and recipe downloads.
+"""The admin's integration page: trigger URL, API keys, copy-paste lines, recipe downloads, myApps set-up.
 
 The clear API key exists only in the response that creates it: it is never written to the
 database, the session or the messages framework. Downloads with the key filled in are therefore
@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from presence.models import ServiceSettings
+from presence.myapps.setup import setup_context
 from triggers import recipes
 from triggers.models import ApiKey
 
@@ -78,6 +79,7 @@ def _page(request: HttpRequest, *, clear_key: str | None = None, new_key: ApiKey
         "heartbeat_minutes": default_heartbeat_minutes(),
         "can_add_key": request.user.has_perm("triggers.add_apikey"),
         "new_key_form": form or NewKeyForm(),
+        "myapps": setup_context(),
     }
     response = TemplateResponse(request, "admin/integration.html", context)
     response["Cache-Control"] = NO_STORE

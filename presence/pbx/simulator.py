@@ -72,6 +72,24 @@ class SimUser:
         return {column: values[column] for column in columns if column in values}
 
 
+@dataclass
+class SimApp:
+    """An App object on the simulated PBX, as an administrator creates one for a myApps app.
+
+    `users` are the login names (h323) whose Apps tab has it ticked — directly or through their
+    config template; None: everybody's.
+    """
+
+    name: str
+    password: str = field(repr=False)
+    long_name: str = ""
+    url: str = ""
+    users: set[str] | None = None
+
+    def assigned_to(self, user: SimUser) -> bool:
+        return self.users is None or user.h323.lower() in {name.lower() for name in self.users}
+
+
 def generate_users(n: int) -> list[SimUser]:
     """Demo users user0…user{n-1}: guid 32 hex digits, number 1000+i, e-mail user{i}@example.com."""
     return [
@@ -118,9 +136,13 @@ class PbxSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
         challenge: str | None = None,
+        apps: list[SimApp] | None = None,
+        domain: str = "example.com",
     ) -> None:
         self.app = app
         self.password = password
+        self.apps: dict[str, SimApp] = {app_object.name: app_object for app_object in apps or []}
+        self.domain = domain
         self.host = host
         self.port = port
         self.challenge = challenge
@@ -264,6 +286,43 @@ class PbxSimulator:
             raise KeyError(guid_or_h323)
         self._apply_presence(user, contact, activity, note)
         await self._push_presence(user)
+
+    # ----- myApps: a user's login for an app (reference innovaphone-myapps-apps.md §2) -----------
+
+    def app_login(self, app: str, user: str, challenge: str) -> dict:
+        """The `Login` message myApps posts into an app's frame after asking the PBX (`AppGetLogin`) for
+        the user signed into myApps: the login fields and `info`, signed with the App object's password
+        over the app's challenge — the same digest the PBX computes.
+
+        A user the app is not assigned to gets no login: the PBX's error payload is undocumented, so
+        `error`/`errorText` here are [INF] (reference §4).
+        """
+        app_object = self.apps.get(app)
+        found = self._user(user)
+        if app_object is None:
+            return {"mt": "Login", "app": app, "error": 2, "errorText": f"no App object {app!r}"}
+        if found is None:
+            return {"mt": "Login", "app": app, "error": 1, "errorText": f"no user {user!r}"}
+        if not app_object.assigned_to(found):
+            return {"mt": "Login", "app": app, "error": 3, "errorText": "app not assigned to this user"}
+        apps = [{"name": a.name, "dn": a.long_name} for a in self.apps.values() if a.assigned_to(found)]
+        info = {
+            "appobj": app_object.name,
+            "appdn": app_object.long_name,
+            "appurl": app_object.url,
+            "cn": found.cn,
+            "apps": apps,
+            "pbx": "master",
+        }
+        fields = {"app": app, "domain": self.domain, "sip": found.h323, "guid": found.guid, "dn": found.dn}
+        digest = login_digest(password=app_object.password, challenge=challenge, info=info, **fields)
+        # No `key`/`salt`: the session key for encrypted app messages is not needed for signing in.
+        return {"mt": "Login", **fields, "pbxObj": app_object.name, "info": info, "digest": digest}
+
+    def apps_of(self, user: str) -> list[str]:
+        """The App object Names assigned to a user (what their myApps would show)."""
+        found = self._user(user)
+        return [a.name for a in self.apps.values() if found is not None and a.assigned_to(found)]
 
     # ----- connections -------------------------------------------------------------------------
 

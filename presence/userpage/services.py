@@ -110,21 +110,32 @@ def press_button(
     link worker hears of it. A licence refusal is written to the trigger log too, as the API does.
     """
     user = page_user(django_user)
-    # Per person (their PBX user, whichever account they signed in with); a refused press writes nothing.
+    return press_for(user, preset_id, by=django_user.get_username(), source_ip=source_ip)
+
+
+def press_for(
+    user: PbxUser, preset_id: int, *, by: str, source_ip: str | None = None, key_name: str = KEY_NAME
+) -> Trigger:
+    """`press_button` for a PBX user already established (the user page's sign-in, the myApps user app's
+    login): `by` is the name they signed in with, `key_name` the page's name in the trigger log."""
+    # Per person (their PBX user, whichever account or app they press from); a refused press writes nothing.
     wait = over_limit(BUTTON_SCOPE, settings.USER_PAGE_PRESS_RATE, str(user.pk))
     if wait is not None:
-        raise Refused(
-            429, "rate_limited", gettext("You pressed too often. Wait a moment, then press again."), retry_after=wait
-        )
+        detail = gettext("You pressed too often. Wait a moment, then press again.")
+        raise Refused(429, "rate_limited", detail, retry_after=wait)
     preset = Preset.objects.filter(pk=preset_id, show_on_user_page=True).first()
     if preset is None:
         raise Refused(404, "unknown_preset", "This button is no longer offered: reload the page.")
-    return queue.press(user, preset.pk, username=django_user.get_username(), source_ip=source_ip, key_name=KEY_NAME)
+    return queue.press(user, preset.pk, username=by, source_ip=source_ip, key_name=key_name)
 
 
 def own_trigger(django_user: AbstractBaseUser | AnonymousUser, trigger_id: int) -> Trigger:
     """One of the signed-in user's own button presses; anything else is "not found", never someone else's."""
-    user = page_user(django_user)
+    return trigger_of(page_user(django_user), trigger_id)
+
+
+def trigger_of(user: PbxUser, trigger_id: int) -> Trigger:
+    """`own_trigger` for a PBX user already established."""
     trigger = Trigger.objects.filter(pk=trigger_id, pbx_user=user, source=Trigger.Source.BUTTON).first()
     if trigger is None:
         raise Refused(404, "unknown_trigger", "No such button press of yours.")

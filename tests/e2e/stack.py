@@ -117,6 +117,18 @@ class Server(Process):
             return 0, {}
 
 
+class EmbeddedServer(Process):
+    """`runheartbeat` without PBX_URL, as `make run` starts it: its built-in PBX simulator with the demo
+    users and the myApps App objects, and the preview host."""
+
+    def __init__(self, name: str = "embedded", **extra: str):
+        self.port = free_port()
+        env = child_env(PBX_URL="", PORT=str(self.port), **extra)
+        super().__init__(name, ["runheartbeat", "--port", str(self.port)], env)
+        self.url = f"http://127.0.0.1:{self.port}"
+        wait_for_port(self.port, timeout=30)
+
+
 class Web(Process):
     """daphne alone (the scaled layout's web tier): accepts triggers, holds no PBX link."""
 

@@ -65,9 +65,10 @@ class Command(BaseCommand):
         server.run()
 
     async def background(self, stop: asyncio.Event) -> None:
-        from presence.demo import DEMO_USERS, demo_users
+        from presence.demo import DEMO_USERS, demo_apps, demo_users
         from presence.link.runner import hold_link
         from presence.link.worker import link_config
+        from presence.myapps import preview
 
         simulator = None
         if settings.PBX_URL:
@@ -80,10 +81,13 @@ class Command(BaseCommand):
                 app=settings.PBX_APP,
                 password=password,
                 users=demo_users(),
+                apps=demo_apps(),
                 port=settings.PBX_SIMULATOR_PORT,
             )
             await simulator.start()
             self.stdout.write(f"No PBX_URL: using the built-in PBX simulator at {simulator.url} (demo users).")
+            preview.use_simulator(simulator, asyncio.get_running_loop())
+            self.stdout.write(self.myapps_preview_text())
             config = link_config(url=simulator.url, password=password)
             logins = [login for login, _, _ in DEMO_USERS]
             asyncio.ensure_future(self.seed_demo(logins)).add_done_callback(_log_failure)
@@ -91,7 +95,24 @@ class Command(BaseCommand):
             await hold_link(config, stop)
         finally:
             if simulator is not None:
+                preview.forget_simulator()
                 await simulator.stop()
+
+    def myapps_preview_text(self) -> str:
+        """Where to see the myApps apps without a PBX (or why they are off)."""
+        from presence.myapps.config import ADMIN, USER, app_object
+
+        base = f"{settings.PUBLIC_URL}/myapps/preview"
+        lines = []
+        if app_object(USER).enabled:
+            lines.append(f"myApps user app preview:  {base}?user=alice   (erin has no user app: {base}?user=erin)")
+        if app_object(ADMIN).enabled:
+            lines.append(f"myApps admin app preview: {base}?app=admin&user=admin")
+        off = [name for name, app in (("user", app_object(USER)), ("admin", app_object(ADMIN))) if not app.enabled]
+        if off:
+            names = " and ".join(f"MYAPPS_{name.upper()}_PASSWORD" for name in off)
+            lines.append(f"myApps {' and '.join(off)} app off: set {names} (make run writes them into .env).")
+        return "\n".join(lines)
 
     async def seed_demo(self, logins: list[str]) -> None:
         """Once the simulator's users are replicated: licence the demo users, offer a demo API key."""
