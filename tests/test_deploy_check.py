@@ -1,6 +1,6 @@
 """`manage.py check --deploy` is clean with the documented production settings.
 
-The settings come from docs/deploy/production.env.example itself (read as the `.env` file through
+The settings come from deploy/production.env.example itself (read as the `.env` file through
 ENV_FILE), so the documentation cannot drift from what passes. Only what the example leaves for the
 operator to fill in is supplied here: the secret files and the licence issuer's key.
 """
@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from licensing import tokens
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "docs" / "deploy" / "production.env.example"
+EXAMPLE = ROOT / "deploy" / "production.env.example"
 
 
 def documented() -> dict[str, str]:
