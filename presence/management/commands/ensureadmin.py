@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 # Earlier versions kept the generated password here for good; it is removed on the next run.
-LEGACY_PASSWORD_FILE = "admin-password"
+LEGACY_FILE_NAME = "admin-password"
 
 
 class Command(BaseCommand):
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         self.stdout.write("The password is shown only this once and is not stored: note it now.")
 
     def remove_legacy_password_file(self) -> None:
-        legacy = Path(settings.VAR_DIR) / LEGACY_PASSWORD_FILE
+        legacy = Path(settings.VAR_DIR) / LEGACY_FILE_NAME
         if legacy.exists():
             legacy.unlink()
             self.stdout.write(f"Removed {legacy}: the admin password is no longer kept on disk.")
