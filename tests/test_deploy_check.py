@@ -36,7 +36,7 @@ def documented() -> dict[str, str]:
 def production_env(tmp_path) -> dict[str, str]:
     """The process environment for manage.py: the example as ENV_FILE, test secrets in files."""
     env = {k: v for k, v in os.environ.items() if k not in documented() and not k.startswith("DJANGO_")}
-    for name in ("SECRET_KEY", "API_KEY_PEPPER", "PBX_PASSWORD"):
+    for name in ("SECRET_KEY", "API_KEY_PEPPER", "PBX_PASSWORD", "DATABASE_PASSWORD"):
         path = tmp_path / name.lower()
         path.write_text(secrets.token_urlsafe(50))
         path.chmod(0o400)
@@ -55,7 +55,8 @@ def test_the_example_documents_the_hardening_settings():
     assert int(values["SECURE_HSTS_SECONDS"]) >= 31536000
     assert values["DATABASE_URL"].startswith("postgres://") and values["REDIS_URL"].startswith("redis://")
     assert values["PBX_URL"].startswith("wss://")
-    assert not any(values.get(name) for name in ("SECRET_KEY", "API_KEY_PEPPER", "PBX_PASSWORD")), "secrets in files"
+    assert not any(values.get(name) for name in ("SECRET_KEY", "API_KEY_PEPPER", "PBX_PASSWORD", "DATABASE_PASSWORD"))
+    assert values["DATABASE_PASSWORD_FILE"] and "@127.0.0.1" in values["DATABASE_URL"], "a password over TCP"
 
 
 def test_check_deploy_is_clean_with_the_documented_production_settings(production_env):
