@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from prometheus_client.multiprocess import MultiProcessCollector
 from websockets.sync.client import connect
 
 from tests.e2e.stack import wait_until
@@ -96,8 +97,21 @@ def test_the_user_page_websocket_shows_a_change_live_through_nginx(installation:
             assert time.monotonic() < deadline, f"no live update, last message {message}"
 
 
+def accepted_per_worker(installation: Installation) -> dict[str, float]:
+    """Each gunicorn worker's own count of accepted triggers, from its file in the multiprocess directory."""
+    counts = {}
+    for path in (installation.runtime_dir / "heartbeat-api").glob("counter_*.db"):
+        for metric in MultiProcessCollector.merge([str(path)]):
+            if metric.name == "heartbeat_triggers":
+                counts[path.name] = sum(
+                    s.value for s in metric.samples if s.name.endswith("_total") and s.labels.get("outcome") == "202"
+                )
+    return counts
+
+
 def test_metrics_through_nginx_count_the_triggers_of_every_gunicorn_worker(installation: Installation):
     client = installation.client()
+    per_worker_before = accepted_per_worker(installation)
     before = client.get("/metrics")
     assert before.status == 200 and before.headers["Content-Type"].startswith("text/plain"), before.status
     users = [f"user{i}" for i in range(4, 24)]
@@ -111,13 +125,15 @@ def test_metrics_through_nginx_count_the_triggers_of_every_gunicorn_worker(insta
         statuses = list(pool.map(post, range(40)))
     assert statuses.count(202) == 40, statuses
 
-    # Served by more than one worker: each gunicorn worker that counted keeps its own file.
-    counted_by = {p.name for p in (installation.runtime_dir / "heartbeat-api").glob("counter_*.db") if p.stat().st_size}
-    assert len(counted_by) >= 2, f"the triggers reached one gunicorn worker only: {counted_by}"
     # Whichever worker answers the scrape, it reports the sum of all of them.
     for _ in range(6):
         after = client.get("/metrics")
         assert accepted_triggers(after.text) - accepted_triggers(before.text) == 40
+    # ...which no single worker knows: the triggers were accepted by more than one (each keeps its own count).
+    per_worker = accepted_per_worker(installation)
+    counted_by = {name for name, n in per_worker.items() if n > per_worker_before.get(name, 0)}
+    assert len(counted_by) >= 2, f"the triggers reached one gunicorn worker only: {per_worker}"
+    assert sum(per_worker.values()) - sum(per_worker_before.values()) == 40
     assert "heartbeat_pbx_link_up 1.0" in after.text
 
 
