@@ -24,6 +24,8 @@ accesslog = None  # nginx logs requests; the API logs one line per trigger decis
 errorlog = "-"
 loglevel = "warning"
 proc_name = "heartbeat-api"
+# systemd manages gunicorn (reload is SIGHUP): no gunicornc control socket in the service account's home.
+control_socket_disable = True
 
 # prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set by heartbeat-api.service): each
 # worker writes its counters to files there and /metrics sums them (heartbeat_site/metrics.py).

@@ -238,15 +238,23 @@ class Installation:
         return int(rows[0][0].split(":")[1]) if rows and rows[0][0] else None
 
 
+NOT_CLONED = {".git", ".venv", "var", "test-output", "__pycache__", ".env", ".pytest_cache", ".ruff_cache"}
+
+
 def _clone(app_dir: Path) -> None:
     """The checkout's files as `git clone` would give them, with this working tree's changes."""
     listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, (n.decode() for n in listed)):
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True
+    )
+    if listed.returncode == 0:
+        names = [n.decode() for n in listed.stdout.split(b"\0") if n]
+    else:  # not a git checkout (an unpacked archive): everything but what git would ignore
+        names = [
+            str(p.relative_to(ROOT))
+            for p in ROOT.rglob("*")
+            if p.is_file() and not NOT_CLONED & set(p.relative_to(ROOT).parts)
+        ]
+    for name in names:
         source = ROOT / name
         if source.is_file():
             (app_dir / name).parent.mkdir(parents=True, exist_ok=True)
