@@ -166,20 +166,20 @@ def test_killing_the_link_holder_hands_over_with_nothing_lost(installation: Inst
     (the wall clock is the benchmarks' business): test-output/production/timings.txt."""
     holder = installation.link_holder_pid()
     victim = next(u for u in installation.units.values() if u.pid == holder)
-    users = [f"user{i}" for i in range(10)]
+    users = [f"user{i}" for i in range(20)]  # one trigger per user every 4 s: far below the per-user rate limit
     accepted: list[tuple[int, str, str, dt.datetime]] = []
     stop = threading.Event()
 
     def load() -> None:
         client, n, start = installation.client(), 0, dt.datetime.now(dt.UTC)
         while not stop.is_set():
-            user, event = users[n % 10], ("lock", "logon")[(n // 10) % 2]
+            user, event = users[n % 20], ("lock", "logon")[(n // 20) % 2]
             at = start + dt.timedelta(milliseconds=10 * n)
             answer = client.post_trigger(installation.api_key, {"user": user, "event": event, "at": at.isoformat()})
             if answer.status == 202:
                 accepted.append((answer.json()["id"], user, event, at))
             n += 1
-            time.sleep(0.1)
+            time.sleep(0.2)
 
     thread = threading.Thread(target=load, daemon=True)
     thread.start()
