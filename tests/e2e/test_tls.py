@@ -33,7 +33,8 @@ def curl(*args: str) -> subprocess.CompletedProcess:
         if in_ci():
             pytest.fail("curl is not installed (Debian package: curl)")
         pytest.skip("curl is not installed (apt-get install -y curl)")
-    return subprocess.run(["curl", "--silent", "--show-error", *args], capture_output=True, text=True, timeout=60)
+    command = ["curl", "--silent", "--show-error", "--noproxy", "*", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
 def test_runheartbeat_serves_https_with_the_whole_chain_and_applies_a_trigger(sim, rules, licensed, key, certificates):

@@ -83,6 +83,7 @@ def test_the_user_page_websocket_shows_a_change_live_through_nginx(installation:
         ssl=client.context,
         origin=client.origin,
         additional_headers={"Cookie": cookies},
+        proxy=None,  # straight to nginx, whatever proxy the environment names
         open_timeout=30,
     ) as socket:
         first = socket.recv(timeout=30)
