@@ -50,12 +50,11 @@ LICENSED_BY_SCRIPT = [f"user{i}" for i in range(24)] + ["alice", "carol"]  # adm
 SUDO_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # How this machine reaches PyPI (a mirror, a proxy): install.sh's pip must find packages the same way.
 MACHINE_SETTINGS = ("PIP_", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
-PATH = SUDO_PATH
 
 
 def missing_packages() -> list[str]:
-    programs = (("nginx", "nginx"), ("redis-server", "redis-server"), ("systemd", "systemctl"), ("curl", "curl"))
-    missing = [package for package, program in programs if not shutil.which(program, path=PATH)]
+    programs = (("nginx", "nginx"), ("redis-server", "redis-server"), ("systemd", "systemctl"))
+    missing = [package for package, program in programs if not shutil.which(program, path=SUDO_PATH)]
     if not postgres_bindir():
         missing.append("postgresql")
     return missing
@@ -65,13 +64,13 @@ NGINX_MAIN = """\
 # The suite's stand-in for Debian's /etc/nginx/nginx.conf: the same includes, files in the suite's root.
 worker_processes 2;
 pid {root}/nginx.pid;
-error_log {root}/logs/nginx-error.log;
+error_log {logs}/nginx-error.log;
 events {{ worker_connections 512; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
     sendfile on;
-    access_log {root}/logs/nginx-access.log;
+    access_log {logs}/nginx-access.log;
     client_body_temp_path {root}/nginx-tmp/body;
     proxy_temp_path {root}/nginx-tmp/proxy;
     fastcgi_temp_path {root}/nginx-tmp/fastcgi;
@@ -140,7 +139,7 @@ class Installation:
         """What the administrator's `sudo VAR=… deploy/install.sh` sees: the documented variables only."""
         env = {
             **{k: v for k, v in os.environ.items() if k.startswith(MACHINE_SETTINGS)},
-            "PATH": PATH,
+            "PATH": SUDO_PATH,
             "LANG": "C.UTF-8",
             "HOME": os.environ.get("HOME", str(self.root)),  # pip's cache
             "SERVER_NAME": "localhost",
@@ -210,7 +209,7 @@ class Installation:
 
     def start_nginx(self) -> None:
         self.nginx = subprocess.Popen(
-            [shutil.which("nginx", path=PATH), "-c", str(self.nginx_dir / "nginx.conf"), "-g", "daemon off;"],
+            [shutil.which("nginx", path=SUDO_PATH), "-c", str(self.nginx_dir / "nginx.conf"), "-g", "daemon off;"],
             stdout=open(self.logs / "nginx.out", "ab"),  # noqa: SIM115 (lives as long as nginx)
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -264,8 +263,7 @@ def _clone(app_dir: Path) -> None:
 def _install(inst: Installation, pbx_password: str, licence_public_key: str) -> None:
     _clone(inst.app_dir)
     (inst.nginx_dir).mkdir(parents=True)
-    (inst.nginx_dir / "nginx.conf").write_text(NGINX_MAIN.format(root=inst.root, nginx_dir=inst.nginx_dir))
-    (inst.root / "logs").mkdir()
+    (inst.nginx_dir / "nginx.conf").write_text(NGINX_MAIN.format(root=inst.root, nginx_dir=inst.nginx_dir, logs=OUTPUT))
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):  # Debian's package makes /var/lib/nginx/*
         (inst.root / "nginx-tmp" / sub).mkdir(parents=True)
     output = inst.script(
