@@ -18,6 +18,7 @@ from tests.e2e.conftest import SIM_PASSWORD
 from tests.e2e.stack import ROOT, Process, child_env, wait_until
 from tests.pki import make_test_ca
 from tests.services import free_port, in_ci, wait_for_port
+from presence.models import PbxUser
 from triggers.models import Trigger
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,6 +50,8 @@ def test_runheartbeat_serves_https_with_the_whole_chain_and_applies_a_trigger(si
     server = Process("server-tls", ["runheartbeat", "--port", str(port)], env)
     try:
         wait_for_port(port, timeout=30)
+        count = len(sim.simulator.users)
+        wait_until(lambda: PbxUser.objects.count() >= count, 60, message="the directory to be replicated")
         base = f"https://localhost:{port}"
         health = curl("--cacert", str(certificates.ca_file), "--write-out", "\n%{http_code}", f"{base}/healthz")
         assert health.returncode == 0, health.stderr
