@@ -14,11 +14,11 @@ import sys
 
 import pytest
 
+from presence.models import PbxUser
 from tests.e2e.conftest import SIM_PASSWORD
 from tests.e2e.stack import ROOT, Process, child_env, wait_until
 from tests.pki import make_test_ca
 from tests.services import free_port, in_ci, wait_for_port
-from presence.models import PbxUser
 from triggers.models import Trigger
 
 pytestmark = pytest.mark.django_db(transaction=True)
