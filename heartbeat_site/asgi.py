@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heartbeat_site.settings")
 
-from heartbeat_site.asgi_http import get_pooled_asgi_application
+from heartbeat_site.helpers.asgi_http import get_pooled_asgi_application
 
 django_asgi_app = get_pooled_asgi_application()
 

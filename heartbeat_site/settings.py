@@ -76,7 +76,7 @@ if bool(TLS_CERT_FILE) != bool(TLS_KEY_FILE):
         "Set both TLS_CERT_FILE (the certificate, followed by its intermediates) and TLS_KEY_FILE (its private "
         "key) for runheartbeat to serve HTTPS, or neither."
     )
-# Threads per daphne / runheartbeat process that run Django's request cycle (heartbeat_site/asgi_http.py).
+# Threads per daphne / runheartbeat process that run Django's request cycle (heartbeat_site/helpers/asgi_http.py).
 WEB_THREADS = env.int("WEB_THREADS", default=8)
 if WEB_THREADS < 1:
     raise ImproperlyConfigured(f"WEB_THREADS={WEB_THREADS} must be at least 1 (default 8).")
@@ -176,7 +176,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 30,
         }
     )
-    # Each request thread (heartbeat_site/asgi_http.py) keeps its connection: opening the file and
+    # Each request thread (heartbeat_site/helpers/asgi_http.py) keeps its connection: opening the file and
     # running the PRAGMAs again for every request cost more than the request itself.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
 else:
@@ -185,7 +185,7 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # The same backend, with a health check that polls the socket instead of a SELECT 1 per request.
-        DATABASES["default"]["ENGINE"] = "heartbeat_site.pgbackend"
+        DATABASES["default"]["ENGINE"] = "heartbeat_site.helpers.pgbackend"
     # Parameters sent apart from the SQL (measured 342 -> 418 accepted triggers/s), and statements
     # prepared by psycopg after five uses, which Django turns off unless asked: the hot queries are
     # then planned once per connection instead of on every request (tests/bench/README.md).
@@ -207,7 +207,7 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "heartbeat_site.cache.PooledRedisCache",
+            "BACKEND": "heartbeat_site.helpers.cache.PooledRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "heartbeat",
             # A Redis outage must cost a request milliseconds, not a hang: callers fail open.
@@ -245,7 +245,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
     ],
-    "EXCEPTION_HANDLER": "triggers.errors.exception_handler",
+    "EXCEPTION_HANDLER": "triggers.views.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
@@ -293,7 +293,7 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "heartbeat_site.logging.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "heartbeat_site.helpers.logging.RedactSecretsFilter"}},
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },

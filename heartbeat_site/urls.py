@@ -5,7 +5,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from heartbeat_site import bench_views, ops
+from heartbeat_site.helpers import bench_views
+from presence import ops
 from triggers import integration
 
 urlpatterns = [

@@ -6,4 +6,7 @@ class LicensingConfig(AppConfig):
     verbose_name = "Licensing"
 
     def ready(self) -> None:
-        from licensing import checks  # noqa: F401  (registers the system checks)
+        from licensing import (
+            checks,  # noqa: F401  (registers the system checks)
+            state,  # noqa: F401  (forgets its cached state when a change is announced)
+        )

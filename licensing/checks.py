@@ -9,7 +9,7 @@ from licensing import tokens
 
 
 @register()
-def check_license_public_key(app_configs, **kwargs):
+def check_licence_public_key(app_configs, **kwargs):
     """A LICENSE_PUBLIC_KEY that cannot be read would refuse every licence key: say so at start-up."""
     if not (settings.LICENSE_PUBLIC_KEY or "").strip():
         return []

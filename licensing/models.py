@@ -7,10 +7,11 @@ import secrets
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from licensing import tokens, trust
+from licensing.signals import licence_changed, licence_changing
 
 
 def new_instance_id() -> str:
@@ -28,6 +29,9 @@ class Installation(models.Model):
 
     instance_id = models.CharField(max_length=40, unique=True, default=new_instance_id, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Counts every change of seats or licence (licensing.state.announce): a process that cannot hear
+    # this one's signal (the link worker elsewhere) polls it to notice changes within a second.
+    revision = models.PositiveBigIntegerField(default=0, editable=False)
 
     def __str__(self) -> str:
         return self.instance_id
@@ -42,6 +46,18 @@ class Installation(models.Model):
         """The row, locked until the surrounding transaction ends. Call inside transaction.atomic()."""
         cls.current()
         return cls.objects.select_for_update().get(pk=1)
+
+    @classmethod
+    def announce_change(cls) -> None:
+        """Seats or the licence changed (call inside the changing transaction): every process hears of it.
+
+        This process at once (`licence_changing`) and at commit (`licence_changed`); the others through
+        the revision, which the link worker polls.
+        """
+        cls.current()
+        cls.objects.filter(pk=1).update(revision=F("revision") + 1)
+        licence_changing.send(sender=cls)
+        transaction.on_commit(lambda: licence_changed.send(sender=cls))
 
 
 class Licence(models.Model):
@@ -87,14 +103,15 @@ class Licence(models.Model):
 
         The admin's confirm page shows these terms before anything is saved.
         """
-        from licensing.state import local_today
-
         tokens.parse(token)  # a damaged key is damaged whatever this installation trusts: say that first
         try:
             key = trust.trusted_public_key()
         except trust.NoTrustedKey as exc:
             raise tokens.InvalidLicence("no_trusted_key", str(exc)) from None
-        terms = tokens.verify(token, key, instance_id=Installation.current().instance_id, today=today or local_today())
+        # Licence dates are days in the installation's time zone (TIME_ZONE).
+        terms = tokens.verify(
+            token, key, instance_id=Installation.current().instance_id, today=today or timezone.localdate()
+        )
         current = cls.objects.filter(active=True).first()
         if current is not None:
             if current.token == "".join(token.split()):
@@ -119,15 +136,13 @@ class Licence(models.Model):
     @classmethod
     def enter(cls, token: str, *, by=None) -> Licence:
         """Make `token` the active licence (history kept); InvalidLicence and nothing changed otherwise."""
-        from licensing.state import invalidate
-
         token = "".join(token.split())
         with transaction.atomic():
             # Same lock as switching seats on: the seat count checked here cannot change under us.
             Installation.lock()
             terms = cls.examine(token)
             licence = cls.store(token, terms, by=by)
-            invalidate()
+            Installation.announce_change()
         return licence
 
     @classmethod

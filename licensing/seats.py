@@ -1,25 +1,17 @@
-"""The one small function other apps ask (may this PBX user be touched now?) and the switches."""
+"""The licence switches: one seat per PBX user, all or nothing within the licence's seats."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from licensing import tokens, trust
 from licensing.models import Installation, Licence, Seat
-from licensing.state import BLOCKING_STATES, invalidate, licence_state, licence_status
 
 # Keeps every IN (…) list well below SQLite's and PostgreSQL's bound-parameter limits, so that
 # "select all 50,000 users → license selected" works on both.
 CHUNK = 500
-
-
-@dataclass(frozen=True)
-class Refusal:
-    code: str  # "not_licensed" | "licence_expired"
-    detail: str
 
 
 class SeatLimitExceeded(Exception):
@@ -37,55 +29,6 @@ class SeatLimitExceeded(Exception):
                 "asked for. Switch someone off or order more seats."
             )
         super().__init__(message)
-
-
-_SEAT_SQL = f"SELECT 1 FROM {Seat._meta.db_table} WHERE user_guid = %s"  # noqa: S608
-
-
-def seated_sql(guid_column: str) -> str:
-    """An SQL EXISTS that is true when the user whose guid is in `guid_column` has a seat: for
-    hand-written queries that read the licence switch along with the user (identity matching, the
-    link worker's planning) instead of asking in a query of their own."""
-    return f"EXISTS (SELECT 1 FROM {Seat._meta.db_table} seat WHERE seat.user_guid = {guid_column})"  # noqa: S608
-
-
-def is_licensed(user_guid: str) -> bool:
-    # Written out: it runs for every trigger, and the ORM's exists() cost 3× the query itself.
-    with connection.cursor() as cursor:
-        cursor.execute(_SEAT_SQL, [user_guid])
-        return cursor.fetchone() is not None
-
-
-def refusal_for(user_guid: str, *, seated: bool | None = None) -> Refusal | None:
-    """None when the user may be changed now; otherwise why not.
-
-    Cheap on purpose (it runs for every trigger): the licence state comes from the cache, and the
-    seat is one lookup on a unique index — or none, when the caller read the switch already
-    (`seated`, as identity matching does).
-    """
-    status = licence_state()
-    if status["state"] in BLOCKING_STATES:
-        if status["state"] == "expired":
-            detail = f"The licence expired on {status['valid_until']}: no automatic changes are made."
-        else:
-            detail = "There is no valid licence: no automatic changes are made."
-        return Refusal("licence_expired", detail)
-    if not (is_licensed(user_guid) if seated is None else seated):
-        return Refusal("not_licensed", "This user is not licensed: an administrator must switch their licence on.")
-    return None
-
-
-def refusals_for(user_guids: list[str], *, seated: set[str] | None = None) -> dict[str, Refusal]:
-    """`refusal_for` for many users at once (the link worker decides triggers in batches): one query,
-    none when the caller already read which of them have a seat (`seated`)."""
-    status = licence_state()
-    if status["state"] in BLOCKING_STATES:
-        refusal = refusal_for(user_guids[0]) if user_guids else None
-        return dict.fromkeys(user_guids, refusal) if refusal else {}
-    if seated is None:
-        seated = set(Seat.objects.filter(user_guid__in=user_guids).values_list("user_guid", flat=True))
-    missing = Refusal("not_licensed", "This user is not licensed: an administrator must switch their licence on.")
-    return {guid: missing for guid in user_guids if guid not in seated}
 
 
 def seats_total_locked() -> int | None:
@@ -133,14 +76,8 @@ def set_switch(user_guids: Iterable[str], on: bool, by=None) -> int:
         else:
             changed = sum(Seat.objects.filter(user_guid__in=part).delete()[0] for part in _chunks(guids))
         if changed:
-            invalidate()
+            Installation.announce_change()
     return changed
-
-
-def seats_free() -> int:
-    """Free seats now (from the cached state; for display, not for decisions)."""
-    status = licence_status()
-    return max(status["seats_total"] - status["seats_used"], 0)
 
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:

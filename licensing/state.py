@@ -1,4 +1,5 @@
-"""The licence state in one small dict: for /healthz, /metrics, the admin banner and refusal_for.
+"""The licence state in one small dict, and what it allows: for the trigger path, /healthz, /metrics,
+the admin banner and the link worker.
 
 Computed from the active licence key (re-verified, so an edited row or a changed
 LICENSE_PUBLIC_KEY is noticed), then cached briefly: the trigger path asks on every request and
@@ -15,18 +16,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
+from django.dispatch import receiver
 from django.utils import timezone
 
 from licensing import tokens, trust
+from licensing.models import Installation, Licence, Seat
+from licensing.signals import licence_changing
 
 STATE_KEY = "licensing:state"
 STATUS_KEY = "licensing:status"
 CACHE_SECONDS = 15
 WARN_DAYS = 30
-STATES = ("valid", "expiring", "expired", "none", "demo")
 BLOCKING_STATES = ("expired", "none")
 
 log = logging.getLogger("licensing")
@@ -35,6 +39,22 @@ log = logging.getLogger("licensing")
 def local_today() -> dt.date:
     """Licence dates are days in the installation's time zone (TIME_ZONE)."""
     return timezone.localdate()
+
+
+def revision() -> int:
+    """The count of licence and seat changes so far (Installation.announce_change)."""
+    found = Installation.objects.filter(pk=1).values_list("revision", flat=True).first()
+    return found or 0
+
+
+def forget() -> None:
+    """Drop this process's cached licence state (another process changed it)."""
+    _forget()
+
+
+@receiver(licence_changing, dispatch_uid="licensing-state-forget")
+def _changing(sender, **kwargs) -> None:
+    invalidate()
 
 
 def invalidate() -> None:
@@ -79,8 +99,6 @@ def licence_status() -> dict:
     """
     found = _get(STATUS_KEY)
     if found is None:
-        from licensing.models import Seat
-
         # The seat table is bounded by the licence's seats, so this count stays small.
         found = {**licence_state(), "seats_used": Seat.objects.count()}
         _set(STATUS_KEY, found)
@@ -104,15 +122,11 @@ def _set(key: str, value: dict) -> None:
 
 def compute_status(today: dt.date | None = None) -> dict:
     """The state with the seat count, straight from the database (no cache)."""
-    from licensing.models import Seat
-
     return {**compute_state(today), "seats_used": Seat.objects.count()}
 
 
 def compute_state(today: dt.date | None = None) -> dict:
     """The state without the seat count, straight from the database (no cache)."""
-    from licensing.models import Installation, Licence
-
     today = today or local_today()
     instance_id = Installation.current().instance_id
     status = {
@@ -172,3 +186,55 @@ def compute_state(today: dt.date | None = None) -> dict:
 
 def _days(n: int) -> str:
     return "1 day" if n == 1 else f"{n} days"
+
+
+# ---- what the licence allows ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str  # "not_licensed" | "licence_expired"
+    detail: str
+
+
+NOT_LICENSED = Refusal("not_licensed", "This user is not licensed: an administrator must switch their licence on.")
+_SEAT_SQL = f"SELECT 1 FROM {Seat._meta.db_table} WHERE user_guid = %s"  # noqa: S608
+
+
+def seated_sql(guid_column: str) -> str:
+    """An SQL EXISTS that is true when the user whose guid is in `guid_column` has a seat: for
+    hand-written queries that read the licence switch along with the user (identity matching, the
+    link worker's planning) instead of asking in a query of their own."""
+    return f"EXISTS (SELECT 1 FROM {Seat._meta.db_table} seat WHERE seat.user_guid = {guid_column})"  # noqa: S608
+
+
+def is_licensed(user_guid: str) -> bool:
+    # Written out: it runs for every button press, and the ORM's exists() cost 3x the query itself.
+    with connection.cursor() as cursor:
+        cursor.execute(_SEAT_SQL, [user_guid])
+        return cursor.fetchone() is not None
+
+
+def licence_refusal() -> Refusal | None:
+    """Why no automatic change may be made for anybody now (no valid licence), or None."""
+    status = licence_state()
+    if status["state"] not in BLOCKING_STATES:
+        return None
+    if status["state"] == "expired":
+        return Refusal(
+            "licence_expired", f"The licence expired on {status['valid_until']}: no automatic changes are made."
+        )
+    return Refusal("licence_expired", "There is no valid licence: no automatic changes are made.")
+
+
+def refusal_for(user_guid: str, *, seated: bool | None = None) -> Refusal | None:
+    """None when the user may be changed now; otherwise why not.
+
+    Cheap on purpose (it runs for every trigger): the licence state comes from the cache, and the
+    seat is one lookup on a unique index — or none, when the caller read the switch already
+    (`seated`, as identity matching does).
+    """
+    refusal = licence_refusal()
+    if refusal is not None:
+        return refusal
+    return None if (is_licensed(user_guid) if seated is None else seated) else NOT_LICENSED

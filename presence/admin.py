@@ -14,7 +14,6 @@ from django.utils.html import format_html, format_html_join
 from licensing import seats
 from licensing.models import Seat
 from licensing.state import licence_status
-from presence.link.handoff import send_to_link
 from presence.models import EventRule, OverrideRule, PbxUser, Preset, ServiceSettings
 
 
@@ -171,7 +170,6 @@ class PbxUserAdmin(admin.ModelAdmin):
                 status=409,
             )
         if changed:
-            send_to_link({"type": "seats.changed"})
             self.log_change(request, user, f"Licence switched {'on' if on else 'off'}.")
         status = licence_status()
         return JsonResponse(
@@ -200,8 +198,6 @@ class PbxUserAdmin(admin.ModelAdmin):
         self._switched(request, seats.set_switch(guids, False), len(guids), "off")
 
     def _switched(self, request, changed: int, selected: int, state: str) -> None:
-        if changed:
-            send_to_link({"type": "seats.changed"})
         self.message_user(
             request, f"Licence switched {state} for {changed} user(s); {selected - changed} were already {state}."
         )

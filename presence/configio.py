@@ -66,7 +66,10 @@ def export_config() -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
-        "settings": {name: getattr(current, name) for name in _settings_fields()},
+        "settings": {
+            **{name: getattr(current, name) for name in _settings_fields()},
+            "restore_fallback": current.restore_fallback.name if current.restore_fallback else None,
+        },
         "presets": [
             {
                 "name": p.name,
@@ -162,7 +165,7 @@ def _is(value: Any, kind: type) -> bool:
 class Validated:
     """A valid document, as unsaved model instances in file order."""
 
-    settings: dict[str, Any]
+    settings: dict[str, Any]  # restore_fallback is a preset name (or None), resolved when applied
     presets: list[Preset]
     event_rules: list[tuple[EventRule, str | None]]  # with the preset name it refers to
     override_rules: list[OverrideRule]
@@ -268,6 +271,9 @@ def validate_config(data: Any) -> Validated:
 
     settings = _validate_settings(check, data["settings"])
     presets = _validate_presets(check, data["presets"])
+    fallback = settings.get("restore_fallback")
+    if fallback is not None and fallback not in {p.name for p in presets}:
+        check.add("settings.restore_fallback", f"unknown preset '{fallback}'")
     event_rules = _validate_event_rules(check, data["event_rules"], {p.name for p in presets})
     override_rules = _validate_override_rules(check, data["override_rules"])
     if check.errors:
@@ -280,10 +286,12 @@ def _validate_settings(check: Checker, value: Any) -> dict[str, Any]:
     # Settings missing from the file take their defaults, so older exports stay importable.
     defaults = ServiceSettings()
     keys = {name: Key((kind,), getattr(defaults, name)) for name, kind in kinds.items()}
+    keys["restore_fallback"] = Key((str, _NONE), None)
     values = check.item("settings", value, keys)
     if values is None:
         return {}
-    check.model("settings", ServiceSettings(pk=1, **values))
+    fields = {name: v for name, v in values.items() if name != "restore_fallback"}
+    check.model("settings", ServiceSettings(pk=1, **fields))
     return values
 
 
@@ -366,7 +374,7 @@ def _validate_override_rules(check: Checker, items: list[Any]) -> list[OverrideR
 
 
 @dataclass
-class Plan:
+class ImportPlan:
     """What an import changes (or would change, in a dry run)."""
 
     presets: dict[str, list[str]]
@@ -401,7 +409,7 @@ def _differs(a: models.Model, b: models.Model, names: tuple[str, ...]) -> bool:
     return any(getattr(a, n) != getattr(b, n) for n in names)
 
 
-def plan_import(valid: Validated) -> Plan:
+def plan_import(valid: Validated) -> ImportPlan:
     existing_presets = {p.name: p for p in Preset.objects.all()}
     wanted_presets = {p.name for p in valid.presets}
     presets: dict[str, list[str]] = {"created": [], "updated": [], "deleted": [], "unchanged": []}
@@ -433,29 +441,27 @@ def plan_import(valid: Validated) -> Plan:
     )
 
     current = ServiceSettings.objects.filter(pk=1).first() or ServiceSettings()
-    settings = [
-        f"{name} {getattr(current, name)!r} → {value!r}"
-        for name, value in valid.settings.items()
-        if getattr(current, name) != value
-    ]
-    return Plan(presets, rules, overrides, settings)
+    now = {name: getattr(current, name) for name in _settings_fields()}
+    now["restore_fallback"] = current.restore_fallback.name if current.restore_fallback else None
+    settings = [f"{name} {now[name]!r} → {value!r}" for name, value in valid.settings.items() if now[name] != value]
+    return ImportPlan(presets, rules, overrides, settings)
 
 
-def import_config(text: str, *, source: str = "input", dry_run: bool = False) -> Plan:
+def import_config(text: str, *, source: str = "input", dry_run: bool = False) -> ImportPlan:
     """Validate the whole document, then (unless a dry run) replace the configuration in one transaction."""
     valid = validate_config(parse_config(text, source))
     with transaction.atomic():
         plan = plan_import(valid)
         if not dry_run:
-            _apply(valid)
+            _write(valid)
     return plan
 
 
-def _apply(valid: Validated) -> None:
+def _write(valid: Validated) -> None:
     settings = ServiceSettings.objects.select_for_update().filter(pk=1).first() or ServiceSettings(pk=1)
     for name, value in valid.settings.items():
-        setattr(settings, name, value)
-    settings.save()
+        if name != "restore_fallback":
+            setattr(settings, name, value)
 
     # Presets are matched by name and updated in place: event rules point at them (PROTECT), and so
     # may rows of other apps; their ids stay stable.
@@ -467,6 +473,9 @@ def _apply(valid: Validated) -> None:
             setattr(saved, name, getattr(p, name))
         saved.save()
         by_name[p.name] = saved
+    fallback = valid.settings.get("restore_fallback")
+    settings.restore_fallback = by_name[fallback] if fallback else None
+    settings.save()
 
     rules = {r.event: r for r in EventRule.objects.all()}
     for r, preset_name in valid.event_rules:

@@ -6,8 +6,12 @@ configuration, applies the decision and stores the returned memory. Everything t
 gets it as an argument, so every rule can be tested as a table.
 
 The order of the checks is the contract (docs/configuration.md explains it to admins):
-heartbeat → stale → button press → logon clears "manual wins" → event rule → working hours →
-override rules → manual wins → preset or restore → unchanged.
+stale → button press → logon clears "manual wins" → event rule → working hours →
+repeated event → override rules → manual wins → preset or restore (or the fallback) → unchanged.
+
+A current presence of None means the PBX has not reported it (the worker waited for it in vain); the
+decision then says "presence unknown" in its rule text. A user the PBX reports without a `tel:` entry
+is shown as available with no note, and is passed in as exactly that.
 """
 
 from __future__ import annotations
@@ -15,13 +19,21 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, tzinfo
 
 NOTE_MAX_LENGTH = 255  # the PBX note and UserState.set_note hold this much
 LOGON = "logon"
 LOCK = "lock"
-HEARTBEAT = "heartbeat"
 BUTTON = "button"
+# Events whose preset stands in for the user for a while and remembers what it replaced, so that the
+# "restore" event after it (unlock) can put that back.
+SAVING_EVENTS = frozenset({LOCK})
+# What set a presence, besides an event's preset: the user's own presence put back, the fallback when
+# there was nothing to put back, a button press, a hand-set presence adopted as the baseline.
+RESTORED, FALLBACK, MANUAL = "restore", "fallback", "manual"
+# Presences a lock may save: the user's own. One this service set from a preset (a lock, a logoff…) never is.
+USERS_OWN = frozenset({RESTORED, BUTTON, MANUAL})
+ALREADY = {"lock": "already locked", "logoff": "already logged off", "shutdown": "already shut down"}
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _PLACEHOLDER = re.compile(r"\{(time|date|device)\}")
 
@@ -44,6 +56,10 @@ class Presence:
     def describe(self) -> str:
         label = self.activity or "available"
         return f"{label} “{self.note}”" if self.note else label
+
+    def as_json(self) -> dict[str, str]:
+        """As stored in decision records and UserState.saved: {"activity": …, "note": …}."""
+        return {"activity": self.activity, "note": self.note}
 
 
 @dataclass(frozen=True)
@@ -131,12 +147,17 @@ class OverrideRuleSpec:
         return f"override rule '{self.name}' ({self.decision})"
 
 
+AVAILABLE_FALLBACK = PresetSpec("Available", "", "")
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     rules: dict[str, EventRuleSpec]
     overrides: tuple[OverrideRuleSpec, ...]
     manual_wins: bool = True
     tz: tzinfo = UTC
+    # What unlock sets when nothing was saved but the PBX still shows our lock presence.
+    fallback: PresetSpec = AVAILABLE_FALLBACK
 
 
 @dataclass(frozen=True)
@@ -145,6 +166,8 @@ class UserMemory:
 
     set_presence: Presence | None = None  # what this service set last (or adopted, see decide())
     set_at: datetime | None = None
+    # What set it: the event whose preset it is ("lock", "logon", …), or RESTORED, FALLBACK, BUTTON, MANUAL.
+    set_by: str = ""
     last_event_at: datetime | None = None  # `at` of the newest trigger decided for this user
     saved: Presence | None = None  # what lock replaced
     manual_since: datetime | None = None
@@ -157,6 +180,19 @@ class TriggerInput:
     device: str = ""
     source: str = "api"  # "button" = the user pressed a preset (then `preset` is given)
     preset: PresetSpec | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A presence this service sent for a trigger whose answer was never recorded (link lost, worker died).
+
+    `set_by` and `before` are what the decision said when it was sent: if the PBX shows `target`, the
+    change is ours, and a lock among them replaced `before`.
+    """
+
+    set_by: str
+    before: Presence | None
+    target: Presence
 
 
 @dataclass(frozen=True)
@@ -225,43 +261,28 @@ def regex_error(pattern: str) -> str | None:
     return None
 
 
-def is_debounced(lock_at: datetime, unlock_at: datetime, seconds: int) -> bool:
-    """A lock and the unlock that follows within `seconds` (inclusive) cancel out; 0 = off."""
-    if seconds <= 0:
-        return False
-    gap = unlock_at - lock_at
-    return timedelta(0) <= gap <= timedelta(seconds=seconds)
-
-
-def heartbeat_expired(last_beat: datetime | None, timeout: timedelta, now: datetime, already_fired: bool) -> bool:
-    """Time to fire heartbeat-lost: beats were seen, then silence longer than `timeout`, not fired yet.
-
-    A user who never sent a heartbeat is not watched; a zero timeout means the feature is off.
-    """
-    if last_beat is None or already_fired or timeout <= timedelta(0):
-        return False
-    return now - last_beat > timeout
-
-
 def decide(
     trigger: TriggerInput,
     current: Presence | None,
     memory: UserMemory,
     config: EngineConfig,
     now: datetime,
-    unconfirmed: tuple[Presence, ...] = (),
+    unconfirmed: tuple[Sent, ...] = (),
 ) -> Decision:
     """What one trigger does to one user's presence, and what to remember afterwards.
 
     `unconfirmed` are presences this service sent without recording the PBX's answer (the worker
     died or the link dropped in between): if the PBX shows one of them, it is ours, not a hand-set one.
     """
-    memory = adopt_unconfirmed(current, memory, unconfirmed, now)
-    if trigger.event == HEARTBEAT:
-        # A heartbeat only proves the device is alive (the worker tracks that): it is not an event
-        # that orders presence changes, so it must not make a slightly older lock "stale".
-        return _skip("heartbeat", "heartbeat (changes no presence)", current, memory)
+    decision = _decide(trigger, current, adopt_unconfirmed(current, memory, unconfirmed, now), config, now)
+    if current is None:
+        return replace(decision, rule=f"{decision.rule}; presence unknown: the PBX did not report it")
+    return decision
 
+
+def _decide(
+    trigger: TriggerInput, current: Presence | None, memory: UserMemory, config: EngineConfig, now: datetime
+) -> Decision:
     button = trigger.source == BUTTON and trigger.preset is not None
     # A button press happens now, on the server: a device clock running ahead must not swallow it.
     if not button and memory.last_event_at is not None and trigger.at < memory.last_event_at:
@@ -279,14 +300,15 @@ def decide(
         assert trigger.preset is not None  # narrowed by `button`
         target = trigger.preset.render(at=trigger.at, device=trigger.device, tz=config.tz)
         mem = replace(mem, manual_since=None)
-        return _apply(target, current, mem, now, f"button: preset '{trigger.preset.name}'", trigger.preset.name)
+        rule = f"button: preset '{trigger.preset.name}'"
+        return _set(target, current, mem, now, rule, trigger.preset.name, set_by=BUTTON)
 
     manual = config.manual_wins and (changed_by_hand or memory.manual_since is not None)
     if trigger.event == LOGON:
         # The user is back: "manual wins" ends here, whatever the logon rule then does. Their hand-set
         # presence becomes the baseline, otherwise the very next lock would flag it again.
         if changed_by_hand:
-            mem = _adopt(mem, current, now)
+            mem = _adopt(mem, current, now, MANUAL)
         mem = replace(mem, manual_since=None)
         manual = False
 
@@ -300,6 +322,11 @@ def decide(
         return _skip("no rule", described, current, mem)
     if not rule.in_window(trigger.at, config.tz):
         return _skip("outside working hours", described, current, mem)
+    repeated = rule.action == "preset" and mem.set_by == trigger.event
+    if repeated and current is not None and current.same_as(mem.set_presence):
+        # A second lock while the first lock's presence still shows (two devices, a script firing
+        # twice): nothing to send, and the first lock's time and saved presence stay.
+        return _skip(ALREADY.get(trigger.event, f"already set by {trigger.event}"), described, current, mem)
 
     override = _first_override(current, trigger.event, config.overrides)
     if override is not None and override.decision == "protect":
@@ -311,23 +338,26 @@ def decide(
         described = f"{described}; {override.describe()}"
 
     if rule.action == "restore":
-        return _restore(current, mem, now, described)
+        return _restore(trigger, current, mem, now, described, config)
     assert rule.preset is not None  # checked above
     target = rule.preset.render(at=trigger.at, device=trigger.device, tz=config.tz)
-    if trigger.event == LOCK:
+    if trigger.event in SAVING_EVENTS:
         mem = replace(mem, saved=_what_lock_replaces(current, mem))
-        return _apply(target, current, mem, now, described, rule.preset.name, keep_saved=True)
-    return _apply(target, current, mem, now, described, rule.preset.name)
+        return _set(target, current, mem, now, described, rule.preset.name, set_by=trigger.event, keep_saved=True)
+    return _set(target, current, mem, now, described, rule.preset.name, set_by=trigger.event)
 
 
 def adopt_unconfirmed(
-    current: Presence | None, memory: UserMemory, unconfirmed: tuple[Presence, ...], now: datetime
+    current: Presence | None, memory: UserMemory, unconfirmed: tuple[Sent, ...], now: datetime
 ) -> UserMemory:
-    """Take a presence we sent but never saw confirmed as our own when the PBX shows it."""
+    """Take a presence we sent but never saw confirmed as our own when the PBX shows it, with what that
+    decision would have remembered: a lock's saved presence is what the PBX showed before it."""
     if current is None or current.same_as(memory.set_presence):
         return memory
-    if any(current.same_as(p) for p in unconfirmed):
-        return replace(memory, set_presence=current, set_at=now)
+    for sent in reversed(unconfirmed):  # the newest first: it is the one the PBX took last
+        if current.same_as(sent.target):
+            saved = _what_lock_replaces(sent.before, memory) if sent.set_by in SAVING_EVENTS else None
+            return replace(memory, set_presence=current, set_at=now, set_by=sent.set_by, saved=saved)
     return memory
 
 
@@ -341,23 +371,40 @@ def _first_override(
 
 
 def _what_lock_replaces(current: Presence | None, mem: UserMemory) -> Presence | None:
-    # A second lock while the first lock's presence still shows (two devices, a script firing twice,
-    # a new {time}) must not save our own "screen locked" presence over the one the user had.
-    if mem.saved is not None and current is not None and current.same_as(mem.set_presence):
-        return mem.saved
+    """The presence a lock saves for unlock: the user's own, never one this service set from a preset."""
+    ours = current is None or current.same_as(mem.set_presence)
+    if ours and mem.set_by in SAVING_EVENTS:
+        return mem.saved  # still locked (another device, a repeat): what the first lock replaced
+    if current is None or (ours and mem.set_by not in USERS_OWN):
+        return None  # unknown, or our own "screen locked"/"logged off": unlock falls back instead
     return current
 
 
-def _restore(current: Presence | None, mem: UserMemory, now: datetime, described: str) -> Decision:
-    if mem.saved is None:
-        return _skip("nothing to restore", described, current, mem)
-    if current is None or not current.same_as(mem.set_presence):
-        return _skip("restore: presence changed since lock", described, current, replace(mem, saved=None))
-    target = mem.saved
-    return _apply(target, current, replace(mem, saved=None), now, described, "restore")
+def _restore(
+    trigger: TriggerInput,
+    current: Presence | None,
+    mem: UserMemory,
+    now: datetime,
+    described: str,
+    config: EngineConfig,
+) -> Decision:
+    # The PBX still shows what we set (or cannot tell us otherwise): nobody changed it since.
+    still_ours = mem.set_presence is not None and (current is None or current.same_as(mem.set_presence))
+    if mem.saved is not None:
+        if not still_ours:
+            return _skip("restore: presence changed since lock", described, current, replace(mem, saved=None))
+        return _set(mem.saved, current, replace(mem, saved=None), now, described, "restore", set_by=RESTORED)
+    if still_ours and mem.set_by in SAVING_EVENTS:
+        # Nothing was saved (the lock did not know the presence), but our lock presence still shows:
+        # nobody who unlocked is left "screen locked".
+        fallback = config.fallback
+        target = fallback.render(at=trigger.at, device=trigger.device, tz=config.tz)
+        rule = f"{described}; nothing to restore: fallback '{fallback.name}'"
+        return _set(target, current, mem, now, rule, fallback.name, set_by=FALLBACK)
+    return _skip("nothing to restore", described, current, mem)
 
 
-def _apply(
+def _set(
     target: Presence,
     current: Presence | None,
     mem: UserMemory,
@@ -365,23 +412,24 @@ def _apply(
     rule: str,
     preset: str,
     *,
+    set_by: str,
     keep_saved: bool = False,
 ) -> Decision:
     # Whatever shows from here on is ours, not a hand-set presence that "manual wins" protects.
     mem = replace(mem, manual_since=None)
     if target.same_as(current):
         # No PBX round trip; the PBX already shows what we want, so that is our baseline now.
-        return Decision("skip", "unchanged", None, rule, preset, current, _adopt(mem, target, now))
+        return Decision("skip", "unchanged", None, rule, preset, current, _adopt(mem, target, now, set_by))
     # Any change other than lock's own makes what lock saved meaningless (it is no longer showing
     # what lock set), so a later unlock has nothing to put back.
-    mem = replace(mem, set_presence=target, set_at=now, saved=mem.saved if keep_saved else None)
+    mem = replace(mem, set_presence=target, set_at=now, set_by=set_by, saved=mem.saved if keep_saved else None)
     return Decision("set", "", target, rule, preset, current, mem)
 
 
-def _adopt(mem: UserMemory, presence: Presence | None, now: datetime) -> UserMemory:
+def _adopt(mem: UserMemory, presence: Presence | None, now: datetime, set_by: str) -> UserMemory:
     if presence is None or presence.same_as(mem.set_presence):
         return mem
-    return replace(mem, set_presence=presence, set_at=now)
+    return replace(mem, set_presence=presence, set_at=now, set_by=set_by)
 
 
 def _skip(reason: str, rule: str, current: Presence | None, mem: UserMemory) -> Decision:

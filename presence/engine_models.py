@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from presence.engine import EngineConfig, EventRuleSpec, OverrideRuleSpec, Presence, PresetSpec, UserMemory
+from presence.engine import (
+    AVAILABLE_FALLBACK,
+    EngineConfig,
+    EventRuleSpec,
+    OverrideRuleSpec,
+    Presence,
+    PresetSpec,
+    Sent,
+    UserMemory,
+)
 from presence.models import EventRule, OverrideRule, Preset, ServiceSettings, UserState
 
 # What apply_memory() writes: save with state.save(update_fields=MEMORY_FIELDS).
-MEMORY_FIELDS = ["set_activity", "set_note", "set_at", "last_event_at", "saved", "manual_since"]
+MEMORY_FIELDS = ["set_activity", "set_note", "set_at", "set_by", "last_event_at", "saved", "manual_since"]
 
 
 def preset_spec(preset: Preset) -> PresetSpec:
@@ -39,9 +48,14 @@ def config_from_models() -> EngineConfig:
         )
         for rule in OverrideRule.objects.filter(enabled=True).order_by("order", "id")
     )
-    settings = ServiceSettings.current()
+    options = ServiceSettings.current()
+    fallback = Preset.objects.filter(pk=options.restore_fallback_id).first() if options.restore_fallback_id else None
     return EngineConfig(
-        rules=rules, overrides=overrides, manual_wins=settings.manual_wins, tz=timezone.get_default_timezone()
+        rules=rules,
+        overrides=overrides,
+        manual_wins=options.manual_wins,
+        tz=timezone.get_default_timezone(),
+        fallback=preset_spec(fallback) if fallback else AVAILABLE_FALLBACK,
     )
 
 
@@ -52,10 +66,18 @@ def presence_from_json(value: object) -> Presence | None:
     return Presence(activity=str(value.get("activity") or ""), note=str(value.get("note") or ""))
 
 
-def presence_to_json(presence: Presence | None) -> dict | None:
-    if presence is None:
+def sent_from_decision(decision: object) -> Sent | None:
+    """What a decided trigger sent (its `decision` JSON), for a re-decision after its answer was lost."""
+    if not isinstance(decision, dict):
         return None
-    return {"activity": presence.activity, "note": presence.note}
+    target = presence_from_json(decision.get("after"))
+    if target is None:
+        return None
+    return Sent(str(decision.get("set_by") or ""), presence_from_json(decision.get("before")), target)
+
+
+def presence_to_json(presence: Presence | None) -> dict | None:
+    return presence.as_json() if presence is not None else None
 
 
 def memory_from_state(state: UserState | None) -> UserMemory:
@@ -69,6 +91,7 @@ def memory_from_state(state: UserState | None) -> UserMemory:
     return UserMemory(
         set_presence=Presence(state.set_activity, state.set_note) if state.set_at is not None else None,
         set_at=state.set_at,
+        set_by=state.set_by,
         last_event_at=state.last_event_at,
         saved=presence_from_json(state.saved),
         manual_since=state.manual_since,
@@ -78,8 +101,9 @@ def memory_from_state(state: UserState | None) -> UserMemory:
 def apply_memory(state: UserState, memory: UserMemory) -> None:
     """Copy the memory onto the row; does not save (the worker saves it with MEMORY_FIELDS)."""
     if memory.set_presence is None:
-        state.set_activity, state.set_note, state.set_at = "", "", None
+        state.set_activity, state.set_note, state.set_at, state.set_by = "", "", None, ""
     else:
+        state.set_by = memory.set_by
         state.set_activity = memory.set_presence.activity
         state.set_note = memory.set_presence.note
         state.set_at = memory.set_at or state.set_at or timezone.now()

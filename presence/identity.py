@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from licensing.seats import seated_sql
-from presence.models import PbxUser, PbxUserEmail
+from licensing.state import seated_sql
+from presence.models import PbxUser, PbxUserEmail, ServiceSettings
 
 STAGES = ("login name", "e-mail", "number", "login name without domain")
 
@@ -84,8 +84,13 @@ def _stage_of(row: tuple, key: str, stripped: str | None) -> int | None:
     return None
 
 
-def resolve_user(value: str, *, strip: bool = True) -> Match:
-    """The one active PBX user that `value` names; raises UnknownUser or AmbiguousUser."""
+def resolve_user(value: str, *, strip: bool | None = None) -> Match:
+    """The one active PBX user that `value` names; raises UnknownUser or AmbiguousUser.
+
+    `strip`: try the login name without its domain (default: the admin's setting `strip_domain`).
+    """
+    if strip is None:
+        strip = ServiceSettings.current().strip_domain
     key = value.strip().lower()
     if not key:
         raise UnknownUser("The user value is empty.")

@@ -137,16 +137,6 @@ class Preset(models.Model):
         return self.color or ACTIVITY_COLOURS.get(self.activity, "#d9d9d9")
 
 
-class Weekdays(models.IntegerChoices):
-    MON = 0, "Mon"
-    TUE = 1, "Tue"
-    WED = 2, "Wed"
-    THU = 3, "Thu"
-    FRI = 4, "Fri"
-    SAT = 5, "Sat"
-    SUN = 6, "Sun"
-
-
 class EventRule(models.Model):
     """What an event does: set a preset, restore what lock replaced, or nothing."""
 
@@ -193,6 +183,20 @@ class EventRule(models.Model):
             errors["end_time"] = "Give both the start and the end of the window, or neither."
         if errors:
             raise ValidationError(errors)
+
+    @staticmethod
+    def accepts(name: str) -> bool:
+        """Whether computers may post this event: a built-in one, or a custom event that has a rule.
+
+        heartbeat-lost is the service's own event; computers may not post it.
+        """
+        if name in BUILTIN_EVENTS:
+            return True
+        return name not in RULE_EVENTS and EventRule.objects.filter(event=name).exists()
+
+    @staticmethod
+    def accepted_text() -> str:
+        return ", ".join(BUILTIN_EVENTS) + " or a custom event defined in the admin"
 
 
 class OverrideRule(models.Model):
@@ -275,6 +279,16 @@ class ServiceSettings(models.Model):
         help_text="When all of a user's devices stop posting heartbeats for longer than this, the "
         "heartbeat-lost rule fires once (0 = off).",
     )
+    restore_fallback = models.ForeignKey(
+        Preset,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="when there is nothing to restore",
+        help_text="What unlock sets when the lock saved nothing (it did not know the presence then) but the PBX "
+        "still shows the lock's presence. Empty = available with no note.",
+    )
     offer_user_page = models.BooleanField(default=True, help_text="Offer users the page with preset buttons.")
     key_rotation_days = models.PositiveIntegerField(
         default=180,
@@ -325,6 +339,8 @@ class UserState(models.Model):
     set_activity = models.CharField(max_length=32, blank=True)
     set_note = models.CharField(max_length=255, blank=True)
     set_at = models.DateTimeField(null=True, blank=True)
+    # What set it: the event whose preset it is, or restore / fallback / button / manual (presence.engine).
+    set_by = models.CharField(max_length=64, blank=True)
     # The `at` of the newest trigger that was decided for this user: older ones never win.
     last_event_at = models.DateTimeField(null=True, blank=True)
     # The presence a lock replaced, for restore on unlock.
@@ -336,11 +352,6 @@ class UserState(models.Model):
 
     def __str__(self) -> str:
         return f"state of {self.user}"
-
-    def heartbeat_expired(self, timeout: dt.timedelta, now: dt.datetime | None = None) -> bool:
-        if not self.last_heartbeat_at or self.heartbeat_lost_fired:
-            return False
-        return (now or timezone.now()) - self.last_heartbeat_at > timeout
 
 
 class LinkStatus(models.Model):
@@ -357,6 +368,8 @@ class LinkStatus(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     reconnects = models.PositiveIntegerField(default=0)
     subscriptions = models.PositiveIntegerField(default=0)
+    # Subscribed users whose presence the PBX reported on this connection (their triggers need not wait).
+    reported = models.PositiveIntegerField(default=0)
     in_flight = models.PositiveIntegerField(default=0)
     directory_synced_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(null=True, blank=True)
@@ -384,6 +397,7 @@ class LinkStatus(models.Model):
             "last_error": self.last_error,
             "reconnects": self.reconnects,
             "subscriptions": self.subscriptions if alive else 0,
+            "reported": self.reported if alive else 0,
             "in_flight": self.in_flight if alive else 0,
             "directory_synced_at": self.directory_synced_at.isoformat() if self.directory_synced_at else None,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,

@@ -2,8 +2,7 @@
 
 from django.urls import path
 
-from presence.link.consumer import PbxLinkConsumer
-from presence.link.handoff import LINK_CHANNEL
+from presence.link.wakeups import LINK_CHANNEL, PbxLinkConsumer
 from presence.userpage.consumers import PresenceSocket
 
 websocket_routes: list = [path("ws/presence/", PresenceSocket.as_asgi())]

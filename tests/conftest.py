@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from channels.layers import get_channel_layer
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from licensing.models import Seat
-from presence.link import handoff
-from presence.link.handoff import LINK_CHANNEL, NOTIFY_CHANNEL
 from presence.models import PbxUser
-from triggers import accept
+from triggers import queue
 from triggers.models import ApiKey
 
 
@@ -96,53 +91,16 @@ def alice(make_user) -> PbxUser:
     return make_user("alice", emails=["alice@corp.example"], e164="201")
 
 
-class LinkMessages(list):
-    """What was handed to the real channel layer for the PBX link worker during the test."""
-
-    def settled(self, expected: int = 0, timeout: float = 2.0) -> list[dict]:
-        """The messages once `expected` have arrived (some are sent from a background thread), plus a
-        short grace so that an unexpected extra one is seen too."""
-        deadline = time.monotonic() + timeout
-        while len(self) < expected and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.15)
-        return list(self)
-
-
 @pytest.fixture
-def link_sent(monkeypatch) -> LinkMessages:
-    """Records every message handed to the link worker: over the channel layer, and on PostgreSQL the
-    NOTIFY wake-ups (a NOTIFY inside the test's transaction is never delivered, so the calls that
-    send one are recorded as `trigger.queued` and still run).
+def announced() -> list[int]:
+    """Ids of the triggers the queue announced (`triggers.queue.queued`, sent on commit): what wakes the
+    link worker. Sent synchronously at the commit, so a test reads it right after the commit runs;
+    how the link side turns it into a wake-up is tested with real listeners (tests/presence/test_wakeups.py)."""
+    heard: list[int] = []
 
-    Everything up to the layer's `send` is the real code (handoff, its sender thread on Redis).
-    The message is recorded instead of delivered: receiving it back would race on Redis (a
-    cancelled receive leaves a blocking pop on the server that swallows the next message), and a
-    delivered message would be left over for whatever listens on the channel in a later test.
-    """
-    layer = get_channel_layer()
-    sent = LinkMessages()
-    original = layer.send
+    def hear(sender, trigger_id, **kwargs) -> None:
+        heard.append(trigger_id)
 
-    async def send(channel: str, message: dict) -> None:
-        if channel == LINK_CHANNEL:
-            sent.append(message)
-        else:
-            await original(channel, message)
-
-    monkeypatch.setattr(layer, "send", send)
-
-    def notify_link() -> None:
-        sent.append({"type": "trigger.queued"})
-        real_notify_link()
-
-    def insert_row(obj, *, notify=None):
-        pk = real_insert_row(obj, notify=notify)
-        if notify == NOTIFY_CHANNEL:
-            sent.append({"type": "trigger.queued"})
-        return pk
-
-    real_notify_link, real_insert_row = handoff._notify_link, accept.insert_row
-    monkeypatch.setattr(handoff, "_notify_link", notify_link)
-    monkeypatch.setattr(accept, "insert_row", insert_row)
-    return sent
+    queue.queued.connect(hear, weak=False, dispatch_uid="tests-announced")
+    yield heard
+    queue.queued.disconnect(dispatch_uid="tests-announced")

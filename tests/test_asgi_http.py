@@ -12,7 +12,7 @@ from django.core import signals
 from django.http import StreamingHttpResponse
 from django.urls import path
 
-from heartbeat_site.asgi_http import PooledASGIHandler
+from heartbeat_site.helpers.asgi_http import PooledASGIHandler
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

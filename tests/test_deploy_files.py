@@ -116,7 +116,7 @@ def test_the_scripts_pass_shellcheck(script):
 def settings_read() -> set[str]:
     """Every environment variable the code reads (settings, gunicorn's config, metrics)."""
     names: set[str] = set()
-    for path in (ROOT / "heartbeat_site").glob("*.py"):
+    for path in (ROOT / "heartbeat_site").rglob("*.py"):
         if path.name == "settings_test.py":
             continue
         text = path.read_text()

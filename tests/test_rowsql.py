@@ -5,32 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import IntegrityError, transaction
 
-from heartbeat_site.rowsql import insert_row, update_rows
-from triggers.models import ApiKey, Trigger
+from heartbeat_site.helpers.rowsql import update_rows
+from triggers.models import Trigger
 
 pytestmark = pytest.mark.django_db
-
-
-def test_insert_row_writes_defaults_dates_and_json_like_save(alice):
-    key, _ = ApiKey.create("scripts")
-    at = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)
-    trigger = Trigger(api_key=key, key_name=key.name, user_value="alice", pbx_user=alice, event="lock", at=at)
-    pk = insert_row(trigger)
-    assert trigger.pk == pk and not trigger._state.adding
-    row = Trigger.objects.get(pk=pk)
-    assert (row.status, row.http_status, row.decision, row.source) == ("queued", 202, {}, "api")
-    assert row.at == at and row.received_at is not None and row.pbx_user_id == alice.pk
-
-
-def test_insert_row_reports_a_duplicate_as_integrity_error(alice):
-    key, _ = ApiKey.create("scripts")
-    at = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)
-    insert_row(Trigger(api_key=key, user_value="alice", event="lock", at=at, client_id="evt-1"))
-    with pytest.raises(IntegrityError), transaction.atomic():
-        insert_row(Trigger(api_key=key, user_value="alice", event="lock", at=at, client_id="evt-1"))
-    assert Trigger.objects.count() == 1
 
 
 def test_update_rows_writes_each_objects_own_values(alice):
@@ -73,7 +52,7 @@ def test_update_rows_leaves_other_rows_and_columns_alone(alice):
 def test_columns_build_instances_like_a_queryset_and_defer_the_rest(alice):
     from django.db import connection
 
-    from heartbeat_site.rowsql import Columns
+    from heartbeat_site.helpers.rowsql import Columns
     from presence.models import PbxUser
 
     at = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)

@@ -15,8 +15,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from presence.models import ServiceSettings
-from triggers import keys
-from triggers.models import ApiKey, Trigger
+from triggers.models import ApiKey, Trigger, new_key
 from triggers.recipes import trigger_url
 
 
@@ -62,7 +61,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: ApiKey, form, change: bool) -> None:
         if not change:
-            clear, obj.prefix, obj.key_hash = keys.new_key()
+            clear, obj.prefix, obj.key_hash = new_key()
             request._new_api_key = clear  # shown once in response_add, never stored
         super().save_model(request, obj, form, change)
 

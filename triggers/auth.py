@@ -14,8 +14,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from triggers import keys
-from triggers.models import ApiKey
+from triggers.models import ApiKey, looks_like_key, prefix_of
 
 # Key rows by prefix, kept for a few seconds per process: every trigger authenticates, and keys change
 # rarely. A change saved in this process applies at once (signal below); other processes see it
@@ -110,9 +109,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         clear = key_from_request(request)
         if not clear:
             raise exceptions.NotAuthenticated("An API key is required: send 'Authorization: Bearer <key>'.")
-        if not keys.looks_like_key(clear):
+        if not looks_like_key(clear):
             raise exceptions.AuthenticationFailed("Unknown API key.")
-        prefix = keys.prefix_of(clear)
+        prefix = prefix_of(clear)
         now = timezone.now()
         for row in rows_for_prefix(prefix):
             reason = row.refusal(clear, now)

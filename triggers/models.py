@@ -1,14 +1,52 @@
-"""API keys and the trigger log (the durable record of every authenticated trigger request)."""
+"""API keys and the trigger log (the durable record of every authenticated trigger request).
+
+A key is `phk_<prefix>_<secret>`: the 8-character prefix finds the row by index, the secret is
+checked against a peppered HMAC-SHA256 in constant time. The pepper (API_KEY_PEPPER) lives outside
+the database, so a stolen database alone does not let anyone test guesses offline.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+import string
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from triggers import keys
+PREFIX_LEN = 8
+KEY_RE = re.compile(r"^phk_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$")
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_key() -> tuple[str, str, str]:
+    """Returns (clear key, prefix, hash)."""
+    prefix = "".join(secrets.choice(_ALPHABET) for _ in range(PREFIX_LEN))
+    clear = f"phk_{prefix}_{secrets.token_urlsafe(32)}"
+    return clear, prefix, hash_key(clear)
+
+
+def looks_like_key(value: str) -> bool:
+    """Cheap shape check done before any query."""
+    return bool(KEY_RE.match(value))
+
+
+def prefix_of(value: str) -> str:
+    match = KEY_RE.match(value)
+    return match.group(1) if match else ""
+
+
+def hash_key(clear: str) -> str:
+    return hmac.new(settings.API_KEY_PEPPER.encode(), clear.encode(), hashlib.sha256).hexdigest()
+
+
+def key_matches(clear: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_key(clear), stored_hash)
 
 
 class ApiKeyQuerySet(models.QuerySet):
@@ -21,7 +59,7 @@ class ApiKey(models.Model):
     """A named key for the trigger API. Only a prefix and a peppered HMAC are stored."""
 
     name = models.CharField(max_length=100, unique=True, help_text="Where it is used, e.g. 'GPO Windows clients'.")
-    prefix = models.CharField(max_length=keys.PREFIX_LEN, unique=True, editable=False)
+    prefix = models.CharField(max_length=PREFIX_LEN, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -30,7 +68,7 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     use_count = models.BigIntegerField(default=0, editable=False)
     # After a rotation the previous key keeps working until `previous_valid_until` (grace period).
-    previous_prefix = models.CharField(max_length=keys.PREFIX_LEN, blank=True, db_index=True, editable=False)
+    previous_prefix = models.CharField(max_length=PREFIX_LEN, blank=True, db_index=True, editable=False)
     previous_hash = models.CharField(max_length=64, blank=True, editable=False)
     previous_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -46,13 +84,13 @@ class ApiKey(models.Model):
     @classmethod
     def create(cls, name: str, expires_at: dt.datetime | None = None) -> tuple[ApiKey, str]:
         """A new key; returns the row and the clear key, which is shown once and never stored."""
-        clear, prefix, digest = keys.new_key()
+        clear, prefix, digest = new_key()
         row = cls.objects.create(name=name, prefix=prefix, key_hash=digest, expires_at=expires_at)
         return row, clear
 
     def rotate(self, grace: dt.timedelta) -> str:
         """Replace the key; the old one keeps working for `grace`. Returns the new clear key."""
-        clear, prefix, digest = keys.new_key()
+        clear, prefix, digest = new_key()
         now = timezone.now()
         self.previous_prefix, self.previous_hash = self.prefix, self.key_hash
         self.previous_valid_until = now + grace if grace > dt.timedelta(0) else None
@@ -69,10 +107,10 @@ class ApiKey(models.Model):
 
     def refusal(self, clear_key: str, now: dt.datetime) -> str | None:
         """None when `clear_key` is this key and usable now; otherwise the reason (for 401)."""
-        prefix = keys.prefix_of(clear_key)
-        if prefix == self.prefix and keys.matches(clear_key, self.key_hash):
+        prefix = prefix_of(clear_key)
+        if prefix == self.prefix and key_matches(clear_key, self.key_hash):
             pass
-        elif prefix == self.previous_prefix and self.previous_hash and keys.matches(clear_key, self.previous_hash):
+        elif prefix == self.previous_prefix and self.previous_hash and key_matches(clear_key, self.previous_hash):
             if not self.previous_valid_until or self.previous_valid_until <= now:
                 return "This key was rotated and its grace period has ended: use the new key."
         else:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.template import Context, Engine
 
-from triggers import keys
+from triggers.models import looks_like_key
 
 KEY_PLACEHOLDER = "REPLACE-WITH-YOUR-API-KEY"
 DEFAULT_HEARTBEAT_MINUTES = 5
@@ -142,7 +142,7 @@ def check_key(key: str | None) -> str | None:
     if key is None or not key.strip():
         return None
     key = key.strip()
-    if not keys.looks_like_key(key):
+    if not looks_like_key(key):
         raise RecipeError("That is not an API key (they look like phk_XXXXXXXX_…).")
     return key
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
-from presence.events import is_known_event, known_events_text
+from presence.models import EventRule
 
 
 def printable(value: str) -> None:
@@ -46,8 +46,8 @@ class TriggerInSerializer(serializers.Serializer):
 
     def validate_event(self, value: str) -> str:
         value = value.strip().lower()
-        if not is_known_event(value):
-            raise serializers.ValidationError(f"Unknown event {value!r}: use {known_events_text()}.")
+        if not EventRule.accepts(value):
+            raise serializers.ValidationError(f"Unknown event {value!r}: use {EventRule.accepted_text()}.")
         return value
 
     def validate_at(self, value: dt.datetime) -> dt.datetime:

@@ -1,40 +1,128 @@
-"""The trigger API: `POST /api/v1/triggers` and `GET /api/v1/triggers/<id>`. Thin on purpose."""
+"""The trigger API: `POST /api/v1/triggers` and `GET /api/v1/triggers/<id>`, and its one error shape.
+
+Thin on purpose: authentication, throttling and validation are attached pieces; a trigger's life
+(accepted, refused, replayed) is `triggers.queue`'s. Every error is `{"error": code, "detail":
+message}` (+ `fields` for 400), and a refusal after authentication leaves a row in the trigger log.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions
+from rest_framework import exceptions, status
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from heartbeat_site import metrics
-from triggers import accept
+from heartbeat_site.helpers import metrics
+from heartbeat_site.helpers.http import client_ip
+from triggers import queue
 from triggers.auth import ApiKeyAuthentication
-from triggers.errors import PayloadTooLarge
 from triggers.models import ApiKey, Trigger
 from triggers.serializers import ErrorSerializer, TriggerInSerializer, TriggerOutSerializer
 from triggers.throttles import TriggerRateThrottle
 
+log = logging.getLogger("triggers.api")
 
-def client_ip(request) -> str | None:
-    """The caller's address; X-Forwarded-For only when a trusted proxy sets it."""
-    if settings.TRUST_PROXY_HEADERS:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[-1].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+UNAVAILABLE = "The database is unreachable: nothing was stored. Retry in a few seconds."
+_CODES = {
+    exceptions.NotAuthenticated: "unauthorized",
+    exceptions.AuthenticationFailed: "unauthorized",
+    exceptions.ParseError: "malformed",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.NotFound: "not_found",
+    exceptions.PermissionDenied: "forbidden",
+    PayloadTooLarge: "payload_too_large",
+}
+
+
+def error_body(exc: exceptions.APIException) -> dict:
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        fields = {name: [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])] for name, msgs in detail.items()}
+        summary = "; ".join(f"{name}: {msgs[0]}" for name, msgs in fields.items())
+        return {"error": "invalid", "detail": f"Invalid trigger: {summary}", "fields": fields}
+    code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
+    return {"error": code, "detail": str(exc.detail)}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF exception handler: our error shape, and an audit row for authenticated refusals."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found.")
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # Not accepted, so nothing is lost: the computer's recipe retries with backoff.
+        log.warning("trigger API: database unavailable (%s)", exc)
+        response = Response({"error": "unavailable", "detail": UNAVAILABLE}, status=503)
+        response["Retry-After"] = "5"
+        return response
+    request = context.get("request")
+    if isinstance(exc, queue.Refused):
+        queue.refuse(exc)
+        return Response(exc.as_json(), status=exc.status)
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a real bug: let Django answer 500 and log it
+    body = error_body(exc)
+    response = Response(body, status=exc.status_code)
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        response["Retry-After"] = str(int(exc.wait) + 1)
+    if request is not None and isinstance(context.get("view"), TriggerCreateView):
+        fields = audit_fields(request)
+        if fields is not None:
+            queue.refuse(queue.Refused(exc.status_code, body["error"], body["detail"], fields))
+    return response
+
+
+def audit_fields(request) -> dict | None:
+    """Who sent what, for the audit row of a refused POST; None before the key was accepted."""
+    api_key = getattr(request, "_auth", None)
+    if not isinstance(api_key, ApiKey) or request.method != "POST":
+        return None
+    return {
+        "api_key": api_key,
+        "key_name": api_key.name,
+        "user_value": _raw(request, "user"),
+        "event": _raw(request, "event")[:64],
+        "device": _raw(request, "device"),
+        "source_ip": client_ip(request),
+        "received_at": timezone.now(),
+    }
+
+
+def _raw(request, name: str) -> str:
+    try:
+        value = request.data.get(name, "")
+    except Exception:  # the body itself is the problem (413/415/400): record what we can
+        return ""
+    if not isinstance(value, str):
+        return ""
+    # The audit row keeps what was sent, minus what the database cannot store (NUL and friends).
+    return "".join(ch if ord(ch) >= 32 and ord(ch) != 127 else "\ufffd" for ch in value[:255])
 
 
 def enforce_body_limit(request) -> None:
     try:
-        size = len(request._request.body)
+        size = len(request.body)
     except RequestDataTooBig:
         size = settings.TRIGGER_MAX_BODY + 1
     if size > settings.TRIGGER_MAX_BODY:
@@ -66,41 +154,9 @@ _ERRORS = {
 }
 
 
-class TriggerApiView(APIView):
+class TriggerCreateView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes: list = []
-
-    def audit_refusal(self, request, status_code: int, body: dict) -> None:
-        """Called by the exception handler: an authenticated request that was refused leaves a row."""
-        api_key = getattr(request, "_auth", None)
-        if not isinstance(api_key, ApiKey) or request.method != "POST":
-            return
-        fields = getattr(self, "_refusal_fields", None)
-        if fields is None:
-            fields = {
-                "api_key": api_key,
-                "key_name": api_key.name,
-                "user_value": self._raw(request, "user"),
-                "event": self._raw(request, "event")[:64],
-                "device": self._raw(request, "device"),
-                "source_ip": client_ip(request),
-                "received_at": timezone.now(),
-            }
-        accept.record_refusal(fields, status_code, body)
-
-    @staticmethod
-    def _raw(request, name: str) -> str:
-        try:
-            value = request.data.get(name, "")
-        except Exception:  # the body itself is the problem (413/415/400): record what we can
-            return ""
-        if not isinstance(value, str):
-            return ""
-        # The audit row keeps what was sent, minus what the database cannot store (NUL and friends).
-        return "".join(ch if ord(ch) >= 32 and ord(ch) != 127 else "\ufffd" for ch in value[:255])
-
-
-class TriggerCreateView(TriggerApiView):
     parser_classes = [JSONParser, FormParser]
     throttle_classes = [TriggerRateThrottle]
 
@@ -131,16 +187,15 @@ class TriggerCreateView(TriggerApiView):
         if not client_id and hasattr(request.data, "get") and isinstance(request.data.get("id"), str):
             client_id = request.data.get("id", "").strip()
         if len(client_id) <= 128 and client_id.isprintable():
-            first = accept.find_replay(api_key, client_id)
+            first = queue.find_replay(api_key, client_id)
             if first is not None:
-                status_code, body = accept.replay_body(first)
-                return Response(body, status=status_code)
+                return Response(*_replayed(first))
         serializer = TriggerInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         self._event = data["event"]
         try:
-            trigger = accept.accept(
+            trigger = queue.accept(
                 api_key=api_key,
                 user=data["user"].strip(),
                 event=data["event"],
@@ -149,16 +204,20 @@ class TriggerCreateView(TriggerApiView):
                 client_id=client_id,
                 source_ip=client_ip(request),
             )
-        except accept.RefusedTrigger as exc:
-            self._refusal_fields = exc.fields
-            raise
-        except accept.Replay as replay:
-            status_code, body = accept.replay_body(replay.trigger)
-            return Response(body, status=status_code)
+        except queue.Replay as replay:
+            return Response(*_replayed(replay.trigger))
         return Response(trigger.as_api(), status=202)
 
 
-class TriggerDetailView(TriggerApiView):
+def _replayed(trigger: Trigger) -> tuple[dict, int]:
+    status_code, body = queue.replay_answer(trigger)
+    return body, status_code
+
+
+class TriggerDetailView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes: list = []
+
     @extend_schema(
         operation_id="get_trigger",
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The trigger's id.")],

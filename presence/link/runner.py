@@ -18,8 +18,8 @@ from django.db import close_old_connections
 from django.db.backends.signals import connection_created
 
 from presence.link import lease
-from presence.link.handoff import LINK_CHANNEL
-from presence.link.service import LinkService
+from presence.link.wakeups import LINK_CHANNEL
+from presence.link.worker import LinkWorker
 from presence.pbx import LinkConfig
 
 log = logging.getLogger("presence.link")
@@ -59,8 +59,8 @@ async def hold_link(config: LinkConfig, stop: asyncio.Event, *, holder: str | No
         if not await _wait_for_lease(holder, stop, poll):
             return
         log.info("holding the PBX link lease as %s", holder)
-        service = LinkService(config, holder=holder)
-        await _run_service(service, stop)
+        worker = LinkWorker(config, holder=holder)
+        await _run_worker(worker, stop)
         if not stop.is_set():
             log.warning("the PBX link stopped without a stop request; standing by for the lease again")
             await asyncio.sleep(poll)
@@ -82,18 +82,18 @@ async def _wait_for_lease(holder: str, stop: asyncio.Event, poll: float) -> bool
     return False
 
 
-async def _run_service(service: LinkService, stop: asyncio.Event) -> None:
-    worker = Worker(application=get_default_application(), channels=[LINK_CHANNEL], channel_layer=get_channel_layer())
+async def _run_worker(link: LinkWorker, stop: asyncio.Event) -> None:
+    channels = Worker(application=get_default_application(), channels=[LINK_CHANNEL], channel_layer=get_channel_layer())
     tasks = [
-        asyncio.ensure_future(service.run()),
-        asyncio.ensure_future(worker.handle()),
-        asyncio.ensure_future(worker.application_checker()),
+        asyncio.ensure_future(link.run()),
+        asyncio.ensure_future(channels.handle()),
+        asyncio.ensure_future(channels.application_checker()),
     ]
     stopper = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait([tasks[0], stopper], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        await service.stop()
+        await link.stop()
         await asyncio.wait([tasks[0]], timeout=15)
         for task in [*tasks, stopper]:
             task.cancel()

@@ -128,6 +128,7 @@ class _Connection:
         self.pending: dict[str, asyncio.Future[dict]] = {}  # SetPresence src -> its answer
         self.subscribed: dict[str, str] = {}  # guid -> h323 subscribed on this socket
         self.presence_state: dict[str, dict] = {}  # guid -> last PresenceState fields
+        self.reported: set[str] = set()  # guids whose presence the PBX reported on this socket
         self.replicating = False
         self.replication_started = False
         self.replication_began = 0.0
@@ -192,6 +193,16 @@ class PbxClient:
             in_flight=len(conn.pending) if conn else 0,
             logged_in_at=self._logged_in_at,
         )
+
+    def reported(self) -> frozenset[str]:
+        """Guids whose presence the PBX has reported on the current connection (empty when down).
+
+        Taken before `flush_events()`, every report counted here has been handed to `on_presence`
+        once that returns: an owner that decides only for these users decides on what the PBX said
+        on this socket, never on what an earlier one said.
+        """
+        conn = self._conn
+        return frozenset(conn.reported) if conn is not None else frozenset()
 
     async def wait_connected(self, timeout: float | None = None) -> bool:
         """True once logged in; False if `timeout` passed first."""
@@ -447,6 +458,7 @@ class PbxClient:
                         await self._send(conn, {"api": "PbxApi", "mt": "UnsubscribePresence", "sip": h323, "src": guid})
                         conn.subscribed.pop(guid, None)
                         conn.presence_state.pop(guid, None)
+                        conn.reported.discard(guid)
                 for guid, h323 in wanted.items():
                     if guid not in conn.subscribed and guid and h323:
                         # The guid is the src: unique per user, and PresenceUpdate carries only the src.
@@ -576,6 +588,7 @@ class PbxClient:
         items = [item for item in presence if isinstance(item, dict)]
         state = conn.presence_state.get(guid)
         self._emit("on_presence", guid, items, dict(state) if state is not None else None)
+        conn.reported.add(guid)
 
     # ----- plumbing ---------------------------------------------------------------------------
 

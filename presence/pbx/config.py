@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlparse
 
@@ -72,10 +72,3 @@ class LinkState:
     subscriptions: int
     in_flight: int
     logged_in_at: datetime | None
-
-    def as_dict(self) -> dict:
-        data = asdict(self)
-        for key in ("since", "logged_in_at"):
-            if data[key] is not None:
-                data[key] = data[key].isoformat()
-        return data

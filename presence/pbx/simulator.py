@@ -19,6 +19,7 @@ import json
 import logging
 import secrets
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
@@ -127,11 +128,22 @@ class PbxSimulator:
         self.refuse_logins = False
         self.reply_delay = 0.0
         self.set_presence_error: dict[str, tuple[int, str]] = {}
+        # Subscriptions are answered, but their first PresenceUpdate is held back until
+        # `release_presence_reports()`: a PBX that reports presence late (the protocol sets no bound).
+        self.hold_presence_reports = False
+        self._held_reports: list[tuple[_SimConnection, Any, str]] = []
+        # SetPresence for these guids is applied, then the connection drops before the answer is sent:
+        # the client cannot know whether the PBX took it. Each guid once.
+        self.lose_answer_for: set[str] = set()
+        # (time.monotonic(), guid) of every SubscribePresence for a known user: when the link subscribed whom.
+        self.subscribe_log: list[tuple[float, str]] = []
         # What happened, for tests and the ops command.
         self.received: list[dict] = []
         self.keepalives = 0
         self.logins = 0
         self.login_attempts = 0
+        # time.monotonic() of each AppLogin, in order: tests read the client's back-off from the gaps.
+        self.login_times: list[float] = []
         self.last_login: dict | None = None
         self._users: dict[str, SimUser] = {}
         self._by_h323: dict[str, str] = {}
@@ -335,6 +347,7 @@ class PbxSimulator:
 
     async def _app_login(self, conn: _SimConnection, message: dict) -> None:
         self.login_attempts += 1
+        self.login_times.append(time.monotonic())
         self.last_login = dict(message)
         challenge, conn.challenge = conn.challenge, None
         info = message.get("info")
@@ -424,6 +437,7 @@ class PbxSimulator:
             await self._send(conn, self._with_src(state, src))
             return
         self._watchers.setdefault(user.guid, set()).add((conn, src))
+        self.subscribe_log.append((time.monotonic(), user.guid))
         state = {
             "api": "PbxApi",
             "mt": "PresenceState",
@@ -434,7 +448,20 @@ class PbxSimulator:
             "email": user.emails[0] if user.emails else "",
         }
         await self._send(conn, self._with_src(state, src))
+        if self.hold_presence_reports:
+            self._held_reports.append((conn, src, user.guid))
+            return
         await self._send(conn, self._presence_update(user, src))
+
+    async def release_presence_reports(self) -> int:
+        """Sends the PresenceUpdates held back by `hold_presence_reports` (and stops holding); returns how many."""
+        self.hold_presence_reports = False
+        held, self._held_reports = self._held_reports, []
+        for conn, src, guid in held:
+            user = self._users.get(guid)
+            if user is not None and conn in self._conns and conn.subs.get(src) == guid:
+                await self._send(conn, self._presence_update(user, src))
+        return len(held)
 
     async def _unsubscribe(self, conn: _SimConnection, message: dict) -> None:
         src = message.get("src")
@@ -463,6 +490,12 @@ class PbxSimulator:
         # What SetPresence does without a contact is unconfirmed (reference §8); "tel:" here.
         contact = str(message.get("contact") or "tel:")
         self._apply_presence(user, contact, str(message.get("activity") or ""), str(message.get("note") or ""))
+        if user.guid in self.lose_answer_for:
+            # Applied, but the link breaks before the answer (and any PresenceUpdate) goes out.
+            self.lose_answer_for.discard(user.guid)
+            conn.logged_in = False
+            conn.ws.transport.abort()
+            return
         await self._send(conn, reply)
         await self._push_presence(user)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django import template
 from django.urls import NoReverseMatch, reverse
 
-from presence.link.applier import queue_depth
 from presence.models import LinkStatus
+from triggers.queue import queue_depth
 
 register = template.Library()
 

@@ -16,10 +16,10 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from presence.link.notify import presence_group
+from presence.link.pagefeed import presence_group
 from presence.models import PbxUser
 from presence.userpage import services
-from presence.userpage.services import PageRefusal
+from triggers.queue import Refused
 
 log = logging.getLogger("presence.userpage")
 
@@ -39,7 +39,7 @@ class PresenceSocket(AsyncJsonWebsocketConsumer):
             return
         try:
             user = await database_sync_to_async(services.page_user)(django_user)
-        except PageRefusal as refusal:
+        except Refused as refusal:
             log.info("presence socket refused for %r: %s", django_user.get_username(), refusal.code)
             await self.close(code=CLOSE_NOT_SIGNED_IN if refusal.status == 401 else CLOSE_REFUSED)
             return
@@ -60,7 +60,7 @@ class PresenceSocket(AsyncJsonWebsocketConsumer):
             {"type": "error", "detail": "This connection only reports your presence; it accepts no commands."}
         )
 
-    # ---- messages from the PBX link worker (presence/link/notify.py) ---------------------------
+    # ---- messages from the PBX link worker (presence/link/pagefeed.py) ---------------------------
     async def presence_changed(self, event: dict) -> None:
         await self.send_json(services.presence_view(event.get("activity", ""), event.get("note", "")))
 

@@ -2,8 +2,8 @@
 
 Views and the websocket consumer call these functions with the signed-in Django user and nothing
 else that could name a person: there is no parameter through which a browser could ask for
-somebody else's presence. Refusals are `PageRefusal`s with a status code, a short code and a
-sentence for people, so the page, the JSON endpoint and the socket refuse in the same words.
+somebody else's presence. Refusals are the trigger queue's `Refused` (a status code, a short code
+and a sentence for people), so the page, the JSON endpoint and the socket refuse in the same words.
 """
 
 from __future__ import annotations
@@ -13,38 +13,22 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db import transaction
-from django.utils import timezone
 
-from licensing.seats import refusal_for
 from presence.identity import AmbiguousUser, UnknownUser, resolve_user
-from presence.link.handoff import hand_to_link
 from presence.models import ACTIVITY_COLOURS, LinkStatus, PbxUser, Preset, ServiceSettings
+from triggers import queue
 from triggers.models import Trigger
+from triggers.queue import Refused
 
 KEY_NAME = "user page"
-EVENT = "button"
 UNKNOWN_COLOUR = "#d9d9d9"
 ACTIVITY_LABELS = {"": "Available", "away": "Away", "busy": "Busy", "dnd": "Do not disturb"}
-
-
-class PageRefusal(Exception):
-    """Why the page (or a press) is refused: an HTTP status, a short code and a sentence for people."""
-
-    def __init__(self, status: int, code: str, detail: str):
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-
-    def as_json(self) -> dict:
-        return {"error": self.code, "detail": self.detail}
 
 
 def ensure_offered() -> None:
     """Raise when the administrator switched the page off (ServiceSettings.offer_user_page)."""
     if not ServiceSettings.current().offer_user_page:
-        raise PageRefusal(403, "page_not_offered", "Your administrator does not offer the presence page.")
+        raise Refused(403, "page_not_offered", "Your administrator does not offer the presence page.")
 
 
 def pbx_user_for(django_user: AbstractBaseUser | AnonymousUser) -> PbxUser:
@@ -54,17 +38,17 @@ def pbx_user_for(django_user: AbstractBaseUser | AnonymousUser) -> PbxUser:
     gives `alice`, and `resolve_user` maps all of them the way the trigger API does.
     """
     if not django_user.is_authenticated:
-        raise PageRefusal(401, "not_signed_in", "Sign in first.")
+        raise Refused(401, "not_signed_in", "Sign in first.")
     username = django_user.get_username()
     try:
-        match = resolve_user(username, strip=ServiceSettings.current().strip_domain)
+        match = resolve_user(username)
         return PbxUser.objects.get(pk=match.user.pk)  # the page shows more than matching loads
     except UnknownUser as exc:
-        raise PageRefusal(
+        raise Refused(
             403, "no_pbx_user", f"No PBX user matches your sign-in name {username!r} (by login name, e-mail or number)."
         ) from exc
     except AmbiguousUser as exc:
-        raise PageRefusal(
+        raise Refused(
             403, "ambiguous_user", f"Your sign-in name matches more than one PBX user, so none is chosen: {exc}"
         ) from exc
 
@@ -118,42 +102,16 @@ def link_connected() -> bool:
 def press_button(
     django_user: AbstractBaseUser | AnonymousUser, preset_id: int, *, source_ip: str | None = None
 ) -> Trigger:
-    """Queue the preset for the signed-in user's own presence; raise PageRefusal when that is not allowed.
+    """Queue the preset for the signed-in user's own presence; raise Refused when that is not allowed.
 
-    The button trigger takes the same path as an API trigger: a durable row first, then a hint to
-    the link worker once the row is committed. A licence refusal is written to the trigger log too
-    (as the API does), so the administrator sees why a user's press did nothing.
+    The button trigger takes the same path as an API trigger (triggers.queue): a durable row, then the
+    link worker hears of it. A licence refusal is written to the trigger log too, as the API does.
     """
     user = page_user(django_user)
     preset = Preset.objects.filter(pk=preset_id, show_on_user_page=True).first()
     if preset is None:
-        raise PageRefusal(404, "unknown_preset", "This button is no longer offered: reload the page.")
-    now = timezone.now()
-    fields = {
-        "source": Trigger.Source.BUTTON,
-        "key_name": KEY_NAME,
-        "user_value": django_user.get_username(),
-        "pbx_user": user,
-        "event": EVENT,
-        "at": now,
-        "received_at": now,
-        "source_ip": source_ip,
-        "decision": {"requested_preset": preset.pk},
-    }
-    refusal = refusal_for(user.guid)
-    if refusal is not None:
-        Trigger.objects.create(
-            status=Trigger.Status.REFUSED,
-            http_status=403,
-            reason=refusal.detail[:255],
-            **{**fields, "decision": {**fields["decision"], "error": refusal.code}},
-        )
-        raise PageRefusal(403, refusal.code, refusal.detail)
-    with transaction.atomic():
-        trigger = Trigger.objects.create(status=Trigger.Status.QUEUED, http_status=202, **fields)
-        # The worker must never hear of a row it cannot read yet: wake it only after the commit.
-        transaction.on_commit(lambda: hand_to_link(trigger.pk))
-    return trigger
+        raise Refused(404, "unknown_preset", "This button is no longer offered: reload the page.")
+    return queue.press(user, preset.pk, username=django_user.get_username(), source_ip=source_ip, key_name=KEY_NAME)
 
 
 def own_trigger(django_user: AbstractBaseUser | AnonymousUser, trigger_id: int) -> Trigger:
@@ -161,7 +119,7 @@ def own_trigger(django_user: AbstractBaseUser | AnonymousUser, trigger_id: int) 
     user = page_user(django_user)
     trigger = Trigger.objects.filter(pk=trigger_id, pbx_user=user, source=Trigger.Source.BUTTON).first()
     if trigger is None:
-        raise PageRefusal(404, "unknown_trigger", "No such button press of yours.")
+        raise Refused(404, "unknown_trigger", "No such button press of yours.")
     return trigger
 
 

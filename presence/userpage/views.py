@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from licensing.seats import refusal_for
+from heartbeat_site.helpers.http import client_ip
+from licensing.state import refusal_for
 from presence.userpage import services
-from presence.userpage.services import PageRefusal
-from triggers.views import client_ip
+from triggers.queue import Refused
 
 
 @never_cache
@@ -28,14 +28,14 @@ def user_page(request: HttpRequest) -> HttpResponse:
     """`/`: the signed-in user's presence and the preset buttons (or a page that says why not)."""
     try:
         services.ensure_offered()
-    except PageRefusal as refusal:
+    except Refused as refusal:
         # Said before sign-in on purpose: nobody should type a password for a page that is switched off.
         return render(request, "userpage/not_offered.html", {"refusal": refusal}, status=refusal.status)
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     try:
         user = services.pbx_user_for(request.user)
-    except PageRefusal as refusal:
+    except Refused as refusal:
         # A person without a phone (an administrator, say) is a normal case, not an error.
         return render(request, "userpage/no_match.html", {"refusal": refusal})
     licence = refusal_for(user.guid)
@@ -62,7 +62,7 @@ def press(request: HttpRequest, preset_id: int) -> JsonResponse:
     """`POST /api/ui/presets/<id>/press`: set that preset on the signed-in user's own presence (202)."""
     try:
         trigger = services.press_button(request.user, preset_id, source_ip=client_ip(request))
-    except PageRefusal as refusal:
+    except Refused as refusal:
         return JsonResponse(refusal.as_json(), status=refusal.status)
     return JsonResponse(services.press_state(trigger).as_json(), status=202)
 
@@ -77,6 +77,6 @@ def press_status(request: HttpRequest, trigger_id: int) -> JsonResponse:
     """
     try:
         trigger = services.own_trigger(request.user, trigger_id)
-    except PageRefusal as refusal:
+    except Refused as refusal:
         return JsonResponse(refusal.as_json(), status=refusal.status)
     return JsonResponse(services.press_state(trigger).as_json())

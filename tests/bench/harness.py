@@ -176,6 +176,7 @@ class Stack:
             issuer.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         ).decode()
         self.sim_password = secrets.token_urlsafe(16)
+        self.account_password = secrets.token_urlsafe(16)
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PBX_URL")},
             "DJANGO_SETTINGS_MODULE": "heartbeat_site.settings",
@@ -201,8 +202,9 @@ class Stack:
         self.env["DATABASE_URL"] = self.pg.url
         self.env["REDIS_URL"] = self.redis.url
 
-    def prepare(self, licensed: int | None = None) -> None:
-        """migrate, licence, switches on for the first `licensed` users, API keys into files."""
+    def prepare(self, licensed: int | None = None, accounts: list[str] = ()) -> None:
+        """migrate, licence, switches on for the first `licensed` users, API keys into files, and
+        user-page accounts named `accounts` with the password `self.account_password`."""
         guids = self.tmp / "guids"
         guids.write_text("\n".join(u.guid for u in self.users[: len(self.users) if licensed is None else licensed]))
         issuer = self.tmp / "issuer.pem"
@@ -211,6 +213,13 @@ class Stack:
         args = [PYTHON, "-m", "tests.bench.prepare", "--issuer", str(issuer), "--guids", str(guids)]
         for path in self.key_files:
             args += ["--key-file", str(path)]
+        if accounts:
+            password_file = self.tmp / "password"
+            fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(self.account_password)
+            args += ["--password-file", str(password_file)]
+            args += [arg for name in accounts for arg in ("--account", name)]
         subprocess.run(args, cwd=ROOT, env=self.env, check=True)
 
     def start_simulator(self) -> TimedSimulator:

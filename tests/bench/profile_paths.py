@@ -38,7 +38,7 @@ def main() -> None:
     setup_test_environment()
     setup_databases(verbosity=0, interactive=False)
     from licensing.models import Seat
-    from presence.link import applier
+    from presence.link import store
     from presence.models import PbxUser
     from tests.licensing.support import install_licence
     from triggers.models import ApiKey, Trigger
@@ -86,15 +86,16 @@ def main() -> None:
     Trigger.objects.all().delete()
     now = timezone.now()
     all_users = list(PbxUser.objects.all())
+    known = {u.guid for u in all_users}  # the PBX has reported everybody's presence
     Trigger.objects.bulk_create(
         [Trigger(user_value=u.h323, pbx_user=u, event="logon", at=now, received_at=now) for u in all_users]
     )
     started = time.process_time()
-    planned = applier.plan_work(set())
+    planned = store.plan_round(set(), known)
     planned_at = time.process_time()
-    applier.write_batch([applier.Applied(plan, timezone.now()) for plan in planned.plans])
+    store.write_answers([store.Applied(send, timezone.now()) for send in planned.sends])
     written_at = time.process_time()
-    count = max(len(planned.plans), 1)
+    count = max(len(planned.sends), 1)
 
     # Under a steady load the worker plans every few ms: small rounds, where each round's own queries
     # and transactions weigh more than the rows. Each trigger also brings the PBX's PresenceUpdate.
@@ -108,21 +109,21 @@ def main() -> None:
             [Trigger(user_value=u.h323, pbx_user=u, event=next(events), at=now, received_at=now) for u in users]
         )
         started_round = time.process_time()
-        planned_round = applier.plan_work(set())
+        planned_round = store.plan_round(set(), known)
         answered = timezone.now()
         ops: list = []
-        for plan in planned_round.plans:
-            presence = [{"contact": "heartbeat", "activity": plan.target.activity, "note": plan.target.note}]
-            ops += [applier.Reported(plan.guid, presence, answered), applier.Applied(plan, answered)]
-        applier.write_batch(ops)
+        for send in planned_round.sends:
+            presence = [{"contact": "heartbeat", "activity": send.target.activity, "note": send.target.note}]
+            ops += [store.Reported(send.guid, presence, answered), store.Applied(send, answered)]
+        store.write_answers(ops)
         round_cpu += time.process_time() - started_round
     print("| path | CPU ms per trigger |\n|---|---|")
     print(f"| trivial view (test client, {args.requests} posts) | {trivial_ms:.2f} |")
     print(f"| accept (test client, {args.requests} posts) | {accept_ms:.2f} |")
-    print(f"| worker: plan_work ({count} logons) | {(planned_at - started) / count * 1000:.2f} |")
-    print(f"| worker: write_batch ({count} outcomes) | {(written_at - planned_at) / count * 1000:.2f} |")
+    print(f"| worker: plan_round ({count} logons) | {(planned_at - started) / count * 1000:.2f} |")
+    print(f"| worker: write_answers ({count} outcomes) | {(written_at - planned_at) / count * 1000:.2f} |")
     print(
-        f"| worker: {rounds} rounds of {round_size} (plan_work, then write_batch with outcome and PresenceUpdate) "
+        f"| worker: {rounds} rounds of {round_size} (plan_round, then write_answers with outcome and PresenceUpdate) "
         f"| {round_cpu / (rounds * round_size) * 1000:.2f} |"
     )
     if profiler:

@@ -20,6 +20,9 @@ BENCHMARKS = [
     ["tests.bench.bench_latency"],
     ["tests.bench.bench_storm"],
     ["tests.bench.bench_directory"],
+    ["tests.bench.bench_link_events"],
+    ["tests.bench.bench_link_timing"],
+    ["tests.bench.bench_user_page"],
 ]
 
 

@@ -24,6 +24,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+BROWSER_WAIT_MS = 30_000
 
 # Playwright's sync API and Django's live server both run their own threads; Django refuses ORM
 # calls from a thread that has an event loop unless told this is deliberate.
@@ -57,11 +58,18 @@ def chromium():
 
 @pytest.fixture
 def page(chromium, request):
-    """A fresh browser context and page; a screenshot lands in test-output/ when the test fails."""
+    """A fresh browser context and page; a screenshot lands in test-output/ when the test fails.
+
+    Waits (the page's and `expect`'s) give up after 30 s: generous, because the machine running the
+    suite may be busy; how fast the page answers is measured by tests/bench/bench_user_page.py.
+    """
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=BROWSER_WAIT_MS)
     context = chromium.new_context(viewport={"width": 1200, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(BROWSER_WAIT_MS)
     yield page
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
@@ -157,7 +165,7 @@ def server(sim, rules, licensed, key):
 
     process = Server(sim.simulator.url, SIM_PASSWORD)
     try:
-        wait_until(lambda: LinkStatus.objects.filter(connected=True).exists(), 20, message="the PBX link")
+        wait_until(lambda: LinkStatus.objects.filter(connected=True).exists(), 60, message="the PBX link")
         count = len(sim.simulator.users)
         wait_until(lambda: PbxUser.objects.count() >= count, 60, message="the directory")
         yield process

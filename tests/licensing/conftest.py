@@ -1,1 +1,1 @@
-"""Fixtures for the licensing tests: `link_sent` lives in tests/conftest.py (the user page uses it too)."""
+"""Fixtures for the licensing tests: `announced` lives in tests/conftest.py (the user page uses it too)."""

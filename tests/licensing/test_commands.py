@@ -200,7 +200,7 @@ def test_the_private_demo_key_is_never_in_the_database(var_dir):
     ],
 )
 def test_an_unusable_public_key_stops_manage_py_check(settings, value, errors):
-    from licensing.checks import check_license_public_key
+    from licensing.checks import check_licence_public_key
 
     settings.LICENSE_PUBLIC_KEY = value
-    assert [e.id for e in check_license_public_key(None)] == errors
+    assert [e.id for e in check_licence_public_key(None)] == errors

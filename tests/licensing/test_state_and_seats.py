@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from licensing import seats
+from licensing import seats, state
 from licensing.models import Seat
 from licensing.state import licence_state, licence_status
 from tests.licensing.support import install_licence
@@ -72,7 +72,7 @@ def test_refusal_for_answers_who_may_be_changed_now(settings, licence, switched_
         install_licence(settings, check=False, valid_until=until, valid_from=until - 400 * DAY)
     if switched_on:
         Seat.objects.create(user_guid="g1")
-    refusal = seats.refusal_for("g1")
+    refusal = state.refusal_for("g1")
     if code is None:
         assert refusal is None
     else:
@@ -84,9 +84,9 @@ def test_refusal_for_answers_who_may_be_changed_now(settings, licence, switched_
 def test_refusal_for_costs_one_query_once_the_state_is_cached(settings):
     install_licence(settings)
     Seat.objects.create(user_guid="g1")
-    seats.refusal_for("g1")
+    state.refusal_for("g1")
     with CaptureQueriesContext(connection) as queries:
-        assert seats.refusal_for("g1") is None
+        assert state.refusal_for("g1") is None
     assert len(queries) == 1 and "licensing_seat" in queries[0]["sql"]
 
 

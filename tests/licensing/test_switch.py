@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -13,6 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from licensing.models import Seat
+from licensing.signals import licence_changed
+from licensing.state import revision
 from presence.models import PbxUser
 from tests.licensing.support import install_licence
 
@@ -34,13 +35,23 @@ def three_seats(settings):
     return install_licence(settings, seats=3)
 
 
-def test_switching_on_takes_effect_at_once_and_tells_the_link(admin_client, make_user, three_seats, link_sent):
+def test_switching_on_takes_effect_at_once_and_is_announced(
+    admin_client, make_user, three_seats, django_capture_on_commit_callbacks
+):
     ann = make_user("ann", licensed=False)
-    response = flip(admin_client, ann, True)
+    heard: list[object] = []
+    licence_changed.connect(lambda sender, **kw: heard.append(sender), weak=False, dispatch_uid="test-heard")
+    try:
+        before = revision()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = flip(admin_client, ann, True)
+    finally:
+        licence_changed.disconnect(dispatch_uid="test-heard")
     assert response.status_code == 200
     assert response.json() == {"ok": True, "on": True, "changed": True, "seats_used": 1, "seats_total": 3}
     assert Seat.objects.filter(user_guid=ann.guid).exists()
-    assert link_sent.settled(1) == [{"type": "seats.changed"}]
+    # Heard once in this process at commit; other processes (the link worker) see the revision move.
+    assert len(heard) == 1 and revision() == before + 1
 
 
 def test_switching_off_frees_the_seat(admin_client, make_user, three_seats):
@@ -50,24 +61,26 @@ def test_switching_off_frees_the_seat(admin_client, make_user, three_seats):
     assert not Seat.objects.exists()
 
 
-def test_a_switch_already_in_place_changes_nothing_and_tells_nobody(admin_client, make_user, three_seats, link_sent):
+def test_a_switch_already_in_place_changes_nothing_and_tells_nobody(admin_client, make_user, three_seats):
     ann = make_user("ann")
+    before = revision()
     response = flip(admin_client, ann, True)
     assert response.status_code == 200 and response.json()["changed"] is False
-    assert link_sent.settled() == []
+    assert revision() == before
 
 
-def test_beyond_the_seats_it_is_refused_and_the_switch_stays_off(admin_client, make_user, three_seats, link_sent):
+def test_beyond_the_seats_it_is_refused_and_the_switch_stays_off(admin_client, make_user, three_seats):
     for name in ("ann", "ben", "cat"):
         make_user(name)
     dan = make_user("dan", licensed=False)
+    before = revision()
     response = flip(admin_client, dan, True)
     assert response.status_code == 409
     body = response.json()
     assert body["ok"] is False and body["error"] == "seat_limit" and body["on"] is False
     assert body["detail"].startswith("Not enough seats: 3 of 3 in use, 0 free")
     assert not Seat.objects.filter(user_guid=dan.guid).exists() and Seat.objects.count() == 3
-    assert link_sent.settled() == []
+    assert revision() == before
 
 
 @pytest.mark.parametrize(
@@ -146,20 +159,21 @@ def test_the_licensed_filter(admin_client, make_user, three_seats, value, shown)
     assert {name for name in ("ann", "ben", "cat") if f'aria-label="Licence for {name}"' in page} == shown
 
 
-def test_bulk_license_obeys_the_seat_limit_all_or_nothing(admin_client, make_user, three_seats, link_sent):
+def test_bulk_license_obeys_the_seat_limit_all_or_nothing(admin_client, make_user, three_seats):
     users = [make_user(name, licensed=False) for name in ("ann", "ben", "cat", "dan")]
+    before = revision()
     response = admin_client.post(
         LIST, {"action": "license_selected", "_selected_action": [u.pk for u in users]}, follow=True
     )
     assert "No licence was switched on. Not enough seats: 0 of 3 in use, 3 free, and 4 more users" in (
         response.content.decode()
     )
-    assert not Seat.objects.exists() and link_sent.settled() == []
+    assert not Seat.objects.exists() and revision() == before
     response = admin_client.post(
         LIST, {"action": "license_selected", "_selected_action": [u.pk for u in users[:3]]}, follow=True
     )
     assert "Licence switched on for 3 user(s); 0 were already on." in response.content.decode()
-    assert Seat.objects.count() == 3 and link_sent.settled(1) == [{"type": "seats.changed"}]
+    assert Seat.objects.count() == 3 and revision() == before + 1
 
 
 def test_bulk_unlicense(admin_client, make_user, three_seats):
@@ -209,16 +223,13 @@ SEARCHES = [
 ]
 
 
-def test_searching_fifty_thousand_users_is_quick(admin_client, settings):
+def test_searching_fifty_thousand_users_finds_each_in_a_few_queries(admin_client, settings):
+    """How long a search takes is measured by tests/bench/bench_directory.py (50,000 users, ≤ 200 ms)."""
     install_licence(settings, seats=10)
     make_directory(50_000)
     admin_client.get(LIST)  # warm caches and the session
     for term, expect in SEARCHES:
-        started = time.perf_counter()
         with CaptureQueriesContext(connection) as queries:
             response = admin_client.get(LIST, {"q": term})
-        elapsed = time.perf_counter() - started
         assert response.status_code == 200 and f'aria-label="Licence for {expect}"' in response.content.decode(), term
         assert len(queries) <= 8, [q["sql"] for q in queries]
-        print(f"search {term!r}: {elapsed * 1000:.0f} ms, {len(queries)} queries")
-        assert elapsed < 1.5, f"searching {term!r} took {elapsed:.2f} s"

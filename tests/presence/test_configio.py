@@ -89,6 +89,13 @@ def test_it_reads_back_exactly_what_it_wrote(db, tmp_path: Path) -> None:
     assert export(tmp_path) == first
 
 
+def test_it_carries_the_unlock_fallback_by_preset_name(exported: dict, tmp_path: Path) -> None:
+    assert exported["settings"]["restore_fallback"] is None
+    import_file(write(tmp_path, edit(exported, "settings.restore_fallback", "Lunch")))
+    assert ServiceSettings.objects.get().restore_fallback.name == "Lunch"
+    assert json.loads(export(tmp_path))["settings"]["restore_fallback"] == "Lunch"
+
+
 def test_it_replaces_the_whole_configuration(exported: dict, tmp_path: Path) -> None:
     busy_id = Preset.objects.get(name="Busy").pk
     exported["settings"]["debounce_seconds"] = 5
@@ -191,6 +198,12 @@ def edit(config: dict, path: str, value: Any) -> dict:
 DELETE = object()
 
 BROKEN = [
+    pytest.param(
+        "settings.restore_fallback",
+        "Nowhere",
+        "settings.restore_fallback: unknown preset 'Nowhere'",
+        id="a_fallback_that_is_no_preset",
+    ),
     pytest.param("presets.0.color", "yellow", "presets[0].color: Use a colour like #ffd063.", id="a_bad_colour"),
     pytest.param("event_rules.2.preset", "Awy", "event_rules[2].preset: unknown preset 'Awy'", id="an_unknown_preset"),
     pytest.param(

@@ -18,12 +18,11 @@ from presence.engine import (
     OverrideRuleSpec,
     Presence,
     PresetSpec,
+    Sent,
     TriggerInput,
     UserMemory,
     decide,
     detect_manual_change,
-    heartbeat_expired,
-    is_debounced,
     render_note,
 )
 
@@ -107,12 +106,13 @@ class Case:
     config: EngineConfig = CONFIG
     remembers: dict[str, Any] = field(default_factory=dict)  # memory fields the decision must return
     rule: str = ""  # a piece of the rule description
+    sent: tuple[Sent, ...] = ()  # presences sent whose answer was never recorded
 
 
 UNTOUCHED = object()  # remembers={"memory": UNTOUCHED}: the memory comes back exactly as it went in
 
 CASES = [
-    # --- ordering, duplicates, heartbeats -------------------------------------------------------------------
+    # --- ordering and duplicates -------------------------------------------------------------------
     pytest.param(
         Case(
             trigger("lock", LAST - timedelta(seconds=1)),
@@ -156,27 +156,6 @@ CASES = [
             remembers={"set_presence": P_LOCKED_0900, "set_at": NOW},
         ),
         id="it_adopts_an_unchanged_presence_as_its_own",
-    ),
-    pytest.param(
-        Case(
-            trigger("heartbeat"), P_AVAILABLE, ours(P_AVAILABLE), "skip", "heartbeat", remembers={"memory": UNTOUCHED}
-        ),
-        id="it_changes_nothing_on_heartbeat",
-    ),
-    pytest.param(
-        Case(
-            trigger("heartbeat", LAST - timedelta(minutes=5)),
-            P_AVAILABLE,
-            ours(P_AVAILABLE),
-            "skip",
-            "heartbeat",
-            remembers={"memory": UNTOUCHED},
-        ),
-        id="it_never_calls_a_late_heartbeat_stale",
-    ),
-    pytest.param(
-        Case(trigger("heartbeat"), P_BUSY, ours(P_AVAILABLE), "skip", "heartbeat", remembers={"memory": UNTOUCHED}),
-        id="it_records_no_manual_change_on_heartbeat",
     ),
     # --- event rules ---------------------------------------------------------------------------------------------
     pytest.param(
@@ -619,13 +598,179 @@ CASES = [
     pytest.param(
         Case(
             trigger("lock"),
-            P_AVAILABLE,
-            ours(P_AVAILABLE),
+            P_BUSY,
+            ours(P_BUSY, set_by="button"),
             "set",
             target=P_LOCKED_0900,
-            remembers={"saved": P_AVAILABLE},
+            remembers={"saved": P_BUSY, "set_by": "lock"},
         ),
         id="it_remembers_on_lock_the_presence_it_replaced",
+    ),
+    pytest.param(
+        Case(trigger("lock"), P_BUSY, UserMemory(), "set", target=P_LOCKED_0900, remembers={"saved": P_BUSY}),
+        id="it_remembers_on_lock_a_presence_it_never_set",
+    ),
+    pytest.param(
+        Case(
+            trigger("lock"),
+            P_BUSY,
+            ours(P_BUSY, set_by="restore"),
+            "set",
+            target=P_LOCKED_0900,
+            remembers={"saved": P_BUSY},
+        ),
+        id="it_remembers_on_lock_the_users_presence_that_an_unlock_put_back",
+    ),
+    pytest.param(
+        Case(
+            trigger("lock"),
+            P_AVAILABLE,
+            ours(P_AVAILABLE, set_by="logon"),
+            "set",
+            target=P_LOCKED_0900,
+            remembers={"saved": None},
+        ),
+        id="it_never_saves_its_own_preset_on_lock",
+    ),
+    pytest.param(
+        Case(
+            trigger("lock"),
+            None,
+            ours(P_AVAILABLE, set_by="logon"),
+            "set",
+            target=P_LOCKED_0900,
+            remembers={"saved": None},
+            rule="presence unknown",
+        ),
+        id="it_decides_a_lock_with_presence_unknown_and_saves_nothing",
+    ),
+    pytest.param(
+        Case(
+            trigger("lock"),
+            P_LOCKED_0800,
+            ours(P_AVAILABLE, set_by="logon"),
+            "skip",
+            "already locked",
+            sent=(Sent("lock", P_BUSY, P_LOCKED_0800),),
+            remembers={"saved": P_BUSY, "set_presence": P_LOCKED_0800, "set_by": "lock"},
+        ),
+        id="it_saves_what_an_unconfirmed_lock_replaced_never_the_lock_itself",
+    ),
+    pytest.param(
+        Case(
+            trigger("unlock"),
+            P_LOCKED_0800,
+            ours(P_AVAILABLE, set_by="logon"),
+            "set",
+            target=P_BUSY,
+            sent=(Sent("lock", P_BUSY, P_LOCKED_0800),),
+            remembers={"saved": None, "set_by": "restore"},
+        ),
+        id="it_restores_after_a_lock_whose_answer_was_lost",
+    ),
+    pytest.param(
+        Case(
+            trigger("lock"),
+            P_LOCKED_0800,
+            ours(P_LOCKED_0800, saved=P_BUSY, set_by="lock"),
+            "skip",
+            "already locked",
+            remembers={"saved": P_BUSY, "set_presence": P_LOCKED_0800},
+        ),
+        id="it_skips_a_second_lock_while_locked_and_keeps_the_first_time",
+    ),
+    pytest.param(
+        Case(
+            trigger("lock", MON_0900 + timedelta(minutes=1)),
+            P_LOCKED_0900,
+            ours(P_LOCKED_0900, saved=P_BUSY, set_by="lock"),
+            "skip",
+            "already locked",
+            remembers={"saved": P_BUSY, "set_presence": P_LOCKED_0900},
+        ),
+        id="it_skips_a_second_lock_in_the_next_minute",
+    ),
+    pytest.param(
+        Case(
+            trigger("logoff"),
+            Presence("away", "Logged off"),
+            ours(Presence("away", "Logged off"), set_by="logoff"),
+            "skip",
+            "already logged off",
+        ),
+        id="it_skips_a_repeated_logoff",
+    ),
+    pytest.param(
+        Case(
+            trigger("shutdown"),
+            Presence("away", "Computer off since 2026-03-01 18:00"),
+            ours(Presence("away", "Computer off since 2026-03-01 18:00"), set_by="shutdown"),
+            "skip",
+            "already shut down",
+        ),
+        id="it_skips_a_repeated_shutdown",
+    ),
+    pytest.param(
+        Case(
+            trigger("lock"),
+            P_DND,
+            ours(P_LOCKED_0800, saved=P_BUSY, set_by="lock"),
+            "set",
+            target=P_LOCKED_0900,
+            config=with_overrides(manual_wins=False),
+            remembers={"saved": P_DND},
+        ),
+        id="it_locks_again_once_the_lock_presence_no_longer_shows",
+    ),
+    pytest.param(
+        Case(
+            trigger("unlock"),
+            P_LOCKED_0800,
+            ours(P_LOCKED_0800, set_by="lock"),
+            "set",
+            target=P_AVAILABLE,
+            rule="nothing to restore: fallback 'Available'",
+            remembers={"set_by": "fallback", "saved": None},
+        ),
+        id="it_falls_back_to_available_on_unlock_when_the_lock_saved_nothing",
+    ),
+    pytest.param(
+        Case(
+            trigger("unlock"),
+            P_LOCKED_0800,
+            ours(P_LOCKED_0800, set_by="lock"),
+            "set",
+            target=Presence("", "At my desk since 09:00"),
+            config=replace(CONFIG, fallback=PresetSpec("Back", "", "At my desk since {time}")),
+            rule="fallback 'Back'",
+        ),
+        id="it_falls_back_to_the_preset_the_admin_chose",
+    ),
+    pytest.param(
+        Case(
+            trigger("unlock"),
+            None,
+            ours(P_LOCKED_0800, set_by="lock"),
+            "set",
+            target=P_AVAILABLE,
+            rule="presence unknown",
+        ),
+        id="it_falls_back_on_unlock_when_the_presence_is_unknown",
+    ),
+    pytest.param(
+        Case(trigger("unlock"), None, ours(P_LOCKED_0800, saved=P_BUSY, set_by="lock"), "set", target=P_BUSY),
+        id="it_restores_on_unlock_when_the_presence_is_unknown",
+    ),
+    pytest.param(
+        Case(
+            trigger("unlock"),
+            P_AVAILABLE,
+            ours(P_LOCKED_0800, set_by="lock"),
+            "skip",
+            "nothing to restore",
+            config=with_overrides(manual_wins=False),
+        ),
+        id="it_leaves_a_presence_changed_since_an_unsaved_lock",
     ),
     pytest.param(
         Case(
@@ -673,9 +818,9 @@ CASES = [
             ours(P_LOCKED_0800, saved=P_AVAILABLE),
             "set",
             target=P_LOCKED_0900,
-            remembers={"saved": P_AVAILABLE},
+            remembers={"saved": None},
         ),
-        id="it_keeps_what_the_first_lock_saved_on_a_second_lock",
+        id="it_saves_nothing_over_a_lock_presence_of_unknown_origin",
     ),
     pytest.param(
         Case(
@@ -704,7 +849,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES)
 def test_decide(case: Case) -> None:
-    decision = decide(case.trigger, case.current, case.memory, case.config, NOW)
+    decision = decide(case.trigger, case.current, case.memory, case.config, NOW, case.sent)
 
     assert (decision.outcome, decision.reason) == (case.outcome, case.reason)
     assert decision.target == case.target
@@ -751,13 +896,31 @@ def test_it_puts_back_what_the_user_had_after_lock_and_unlock() -> None:
             (trigger("lock", at(9)), None),
             (trigger("lock", at(9, 5)), None),  # a second device
             (trigger("unlock", at(9, 30)), None),
+            (trigger("lock", at(10)), None),
+            (trigger("unlock", at(10, 30)), None),
         ]
     ) == [
         ("set", "", P_AVAILABLE),
         ("set", "", P_BUSY),
         ("set", "", P_LOCKED_0900),
-        ("set", "", Presence("away", "Screen locked since 09:05")),
+        ("skip", "already locked", P_LOCKED_0900),
         ("set", "", P_BUSY),
+        ("set", "", Presence("away", "Screen locked since 10:00")),
+        ("set", "", P_BUSY),
+    ]
+
+
+def test_nobody_who_unlocked_is_left_screen_locked_after_a_lock_on_their_own_preset() -> None:
+    assert run(
+        [
+            (trigger("logon", at(8)), None),
+            (trigger("lock", at(9)), None),
+            (trigger("unlock", at(9, 30)), None),
+        ]
+    ) == [
+        ("set", "", P_AVAILABLE),
+        ("set", "", P_LOCKED_0900),
+        ("set", "", P_AVAILABLE),
     ]
 
 
@@ -843,34 +1006,6 @@ def test_detect_manual_change(current: Presence | None, memory: UserMemory, expe
     assert detect_manual_change(current, memory) is expected
 
 
-@pytest.mark.parametrize(
-    ("gap", "seconds", "expected"),
-    [
-        pytest.param(5, 10, True, id="it_debounces_an_unlock_within_the_window"),
-        pytest.param(10, 10, True, id="it_debounces_an_unlock_at_the_window_edge"),
-        pytest.param(11, 10, False, id="it_lets_a_later_unlock_through"),
-        pytest.param(0, 0, False, id="it_never_debounces_when_off"),
-        pytest.param(-1, 10, False, id="it_never_debounces_an_unlock_before_the_lock"),
-    ],
-)
-def test_is_debounced(gap: int, seconds: int, expected: bool) -> None:
-    assert is_debounced(MON_0900, MON_0900 + timedelta(seconds=gap), seconds) is expected
-
-
-@pytest.mark.parametrize(
-    ("last_beat", "timeout", "fired", "expected"),
-    [
-        pytest.param(NOW - timedelta(minutes=11), 10, False, True, id="it_expires_after_the_timeout"),
-        pytest.param(NOW - timedelta(minutes=10), 10, False, False, id="it_waits_until_the_timeout_has_passed"),
-        pytest.param(NOW - timedelta(minutes=11), 10, True, False, id="it_fires_only_once"),
-        pytest.param(None, 10, False, False, id="it_ignores_users_that_never_sent_a_heartbeat"),
-        pytest.param(NOW - timedelta(days=1), 0, False, False, id="it_never_expires_when_off"),
-    ],
-)
-def test_heartbeat_expired(last_beat: datetime | None, timeout: int, fired: bool, expected: bool) -> None:
-    assert heartbeat_expired(last_beat, timedelta(minutes=timeout), NOW, fired) is expected
-
-
 def test_the_engine_imports_without_django() -> None:
     code = "import sys; sys.modules['django'] = None; import presence.engine"
     subprocess.run(
@@ -883,16 +1018,18 @@ def test_the_contract_field_names_stay_put() -> None:
     names = {cls.__name__: [f.name for f in dataclasses.fields(cls)] for cls in (TriggerInput, UserMemory)}
     assert names == {
         "TriggerInput": ["event", "at", "device", "source", "preset"],
-        "UserMemory": ["set_presence", "set_at", "last_event_at", "saved", "manual_since"],
+        "UserMemory": ["set_presence", "set_at", "set_by", "last_event_at", "saved", "manual_since"],
     }
 
 
 def test_a_presence_sent_but_never_confirmed_is_ours_not_a_manual_change() -> None:
-    decision = decide(trigger("lock"), P_SHUT_DOWN_0900, ours(P_AVAILABLE), with_overrides(), NOW, (P_SHUT_DOWN_0900,))
+    sent = (Sent("shutdown", P_AVAILABLE, P_SHUT_DOWN_0900),)
+    decision = decide(trigger("lock"), P_SHUT_DOWN_0900, ours(P_AVAILABLE), with_overrides(), NOW, sent)
     assert (decision.outcome, decision.target) == ("set", P_LOCKED_0900)
     assert decision.memory.manual_since is None
 
 
 def test_an_unconfirmed_presence_the_pbx_does_not_show_changes_nothing() -> None:
-    decision = decide(trigger("lock"), P_DND, ours(P_AVAILABLE), with_overrides(), NOW, (P_SHUT_DOWN_0900,))
+    sent = (Sent("shutdown", P_AVAILABLE, P_SHUT_DOWN_0900),)
+    decision = decide(trigger("lock"), P_DND, ours(P_AVAILABLE), with_overrides(), NOW, sent)
     assert (decision.outcome, decision.reason) == ("skip", "manual change protected")

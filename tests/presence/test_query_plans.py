@@ -14,9 +14,10 @@ import pytest
 from django.db import connections
 from django.db.backends.signals import connection_created
 
-from presence.link import applier, directory, runner
+from presence.link import directory, runner
 from presence.pbx import LinkConfig
 from tests.postgresql import only_on_postgresql, scalar
+from triggers import queue
 from triggers.models import Trigger
 
 pytestmark = [
@@ -57,4 +58,4 @@ def test_a_full_directory_load_refreshes_the_statistics(alice):
 def test_the_queue_depth_counts_queued_triggers_only(alice):
     for status in ("queued", "queued", "applied", "skipped"):
         Trigger.objects.create(user_value="alice", event="lock", at=alice.updated_at, status=status)
-    assert applier.queue_depth() == 2
+    assert queue.queue_depth() == 2

@@ -17,7 +17,7 @@ from django.test import AsyncClient, Client
 
 from heartbeat_site.asgi import application
 from licensing.models import Seat
-from presence.link.notify import outcome_message, presence_group, presence_message
+from presence.link.pagefeed import outcome_message, presence_group, presence_message
 from presence.models import PbxUser, Preset, ServiceSettings
 from triggers.models import Trigger
 
@@ -174,11 +174,11 @@ def test_the_page_says_it_is_not_offered_when_switched_off(client, alice_login, 
 
 # ---- the button endpoint ---------------------------------------------------------------------------
 def test_a_press_queues_a_button_trigger_and_wakes_the_link_after_commit(
-    signed_in, alice_pbx, presets, django_capture_on_commit_callbacks, link_sent
+    signed_in, alice_pbx, presets, django_capture_on_commit_callbacks, announced
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = signed_in.post(press_url(presets["busy"].pk), REMOTE_ADDR="10.1.2.3")
-        assert link_sent.settled() == []  # nothing before the commit
+        assert announced == []  # nothing before the commit
     assert response.status_code == 202
     trigger = Trigger.objects.get()
     assert response.json() == {"id": trigger.pk, "status": "queued", "reason": "", "link_connected": False}
@@ -189,8 +189,7 @@ def test_a_press_queues_a_button_trigger_and_wakes_the_link_after_commit(
     assert trigger.source_ip == "10.1.2.3" and trigger.at == trigger.received_at
     for callback in callbacks:
         callback()
-    # Only "look at the queue" is promised (a cross-process layer coalesces these wake-ups).
-    assert [m["type"] for m in link_sent.settled(1)] == ["trigger.queued"]
+    assert announced == [trigger.pk]
 
 
 def test_a_crafted_press_naming_another_user_changes_only_the_signed_in_user(signed_in, alice_pbx, bob_pbx, presets):
@@ -351,7 +350,7 @@ async def open_socket(session: str | None, origin: str = "http://localhost") -> 
     if session:
         headers.append((b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={session}".encode()))
     socket = WebsocketCommunicator(application, "/ws/presence/", headers=headers)
-    connected, code = await socket.connect()
+    connected, code = await socket.connect(timeout=30)
     return socket, connected, code
 
 
@@ -370,7 +369,7 @@ def alice_session(transactional_db, alice_login, presets) -> str:
 async def test_the_socket_sends_the_own_current_presence_at_connect(sockets, alice_session, bob_pbx):
     socket, connected, _ = await sockets(alice_session)
     assert connected
-    message = await socket.receive_json_from()
+    message = await socket.receive_json_from(timeout=30)
     assert message == {
         "type": "presence",
         "activity": "away",
@@ -379,18 +378,18 @@ async def test_the_socket_sends_the_own_current_presence_at_connect(sockets, ali
         "color": "#ffd063",
         "known": True,
     }
-    await socket.disconnect()
+    await socket.disconnect(timeout=30)
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_socket_relays_the_own_presence_changes_and_press_outcomes(sockets, alice_session, alice_pbx):
     socket, connected, _ = await sockets(alice_session)
     assert connected
-    await socket.receive_json_from()
+    await socket.receive_json_from(timeout=30)
     layer = get_channel_layer()
     phone = [{"contact": "tel:", "status": "open", "activity": "dnd", "note": "In a call"}]
     await layer.group_send(presence_group(alice_pbx.pk), presence_message(phone, "tel:"))
-    assert await socket.receive_json_from() == {
+    assert await socket.receive_json_from(timeout=30) == {
         "type": "presence",
         "activity": "dnd",
         "label": "Do not disturb",
@@ -398,39 +397,46 @@ async def test_the_socket_relays_the_own_presence_changes_and_press_outcomes(soc
         "color": "#cb8cdb",
     }
     await layer.group_send(presence_group(alice_pbx.pk), outcome_message(41, "failed", "PBX error 7: no rights"))
-    assert await socket.receive_json_from() == {
+    assert await socket.receive_json_from(timeout=30) == {
         "type": "outcome",
         "id": 41,
         "status": "failed",
         "reason": "PBX error 7: no rights",
     }
-    await socket.disconnect()
+    await socket.disconnect(timeout=30)
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_the_socket_never_carries_another_users_presence(sockets, alice_session, bob_pbx):
+async def test_the_socket_never_carries_another_users_presence(sockets, alice_session, alice_pbx, bob_pbx):
     socket, connected, _ = await sockets(alice_session)
     assert connected
-    first = await socket.receive_json_from()
+    first = await socket.receive_json_from(timeout=30)
     assert "Bob" not in str(first)
     layer = get_channel_layer()
     await layer.group_send(presence_group(bob_pbx.pk), presence_message(BOB_PRESENCE, "tel:"))
     await layer.group_send(presence_group(bob_pbx.pk), outcome_message(7, "applied", ""))
-    assert await socket.receive_nothing(timeout=0.3)
-    await socket.disconnect()
+    # Then one for alice, sent after bob's: it must be the next thing her socket says.
+    await layer.group_send(presence_group(alice_pbx.pk), outcome_message(8, "applied", "marker"))
+    assert await socket.receive_json_from(timeout=30) == {
+        "type": "outcome",
+        "id": 8,
+        "status": "applied",
+        "reason": "marker",
+    }
+    await socket.disconnect(timeout=30)
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_socket_accepts_no_commands_so_it_cannot_change_anyone(sockets, alice_session, bob_pbx, presets):
     socket, connected, _ = await sockets(alice_session)
     assert connected
-    await socket.receive_json_from()
+    await socket.receive_json_from(timeout=30)
     await socket.send_json_to({"type": "press", "user": "bob", "pbx_user": bob_pbx.pk, "preset": presets["busy"].pk})
     await socket.send_to(text_data="not even json")
     for _ in range(2):
-        reply = await socket.receive_json_from()
+        reply = await socket.receive_json_from(timeout=30)
         assert reply["type"] == "error" and "accepts no commands" in reply["detail"]
-    await socket.disconnect()
+    await socket.disconnect(timeout=30)
     assert not await Trigger.objects.aexists()
     bob = await PbxUser.objects.aget(pk=bob_pbx.pk)
     assert bob.presence == BOB_PRESENCE

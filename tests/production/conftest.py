@@ -32,7 +32,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from presence.management.commands.runheartbeat import demo_users
+from presence.demo import demo_users
 from presence.pbx.simulator import SimulatorThread, generate_users
 from tests.e2e.stack import wait_until
 from tests.pki import ServerCertificates, make_test_ca

@@ -1,7 +1,7 @@
 """Flip PBX users' licence switches from scripts: `licenseusers --on alice bob` / `--off carol`.
 
 Same rules as the admin's switches: all or nothing within the licence's seats (race-free, see
-`licensing.seats.set_switch`), and the PBX link is told so that it (un)subscribes at once.
+`licensing.seats.set_switch`); the running PBX link notices the change within a second and (un)subscribes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ class Command(BaseCommand):
         group.add_argument("--off", nargs="+", metavar="LOGIN", help="Switch these users' licence off.")
 
     def handle(self, *args, **options) -> None:
-        from presence.link.handoff import send_to_link
         from presence.models import PbxUser
 
         on = options["on"] is not None
@@ -34,8 +33,6 @@ class Command(BaseCommand):
             changed = seats.set_switch([found[x] for x in logins], on)
         except seats.SeatLimitExceeded as exc:
             raise CommandError(f"{exc} Nothing was changed.") from exc
-        if changed:
-            send_to_link({"type": "seats.changed"})
         state = "on" if on else "off"
         status = licence_status()
         self.stdout.write(

@@ -21,15 +21,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 log = logging.getLogger("presence.embedded")
 
-DEMO_USERS = [
-    ("admin", "Administrator", "100"),
-    ("alice", "Alice Smith", "201"),
-    ("bob", "Bob Jones", "202"),
-    ("carol", "Carol White", "203"),
-    ("dave", "Dave Brown", "204"),
-    ("erin", "Erin Green", "205"),
-]
-
 
 def _escape(value: str) -> str:
     """A value inside a Twisted endpoint description, where `:`, `=` and `\\` are syntax."""
@@ -72,15 +63,6 @@ def check_endpoint(description: str) -> None:
         ) from exc
 
 
-def demo_users():
-    from presence.pbx.simulator import SimUser
-
-    return [
-        SimUser(guid=f"{n + 1:032x}", h323=h323, cn=cn, dn=cn, e164=e164, emails=[f"{h323}@example.com"])
-        for n, (h323, cn, e164) in enumerate(DEMO_USERS)
-    ]
-
-
 class Command(BaseCommand):
     help = "Run Presence Heartbeat in one process: web server, PBX link worker, and (without PBX_URL) the simulator."
 
@@ -89,10 +71,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.PORT)
 
     def handle(self, *args, **options) -> None:
+        from channels.routing import ProtocolTypeRouter, get_default_application
         from daphne.server import Server  # installs Twisted's asyncio reactor: import it first
+        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
         from twisted.internet import defer, reactor
-
-        from heartbeat_site.embedded import embedded_application
 
         stop = asyncio.Event()
         background: list[asyncio.Task] = []
@@ -112,8 +94,11 @@ class Command(BaseCommand):
         listen = endpoint(host, port, settings.TLS_CERT_FILE, settings.TLS_KEY_FILE)
         check_endpoint(listen)
         reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
+        # Static files (the admin's CSS) served here too: no nginx in front of the embedded default.
+        routes = dict(get_default_application().application_mapping)
+        routes["http"] = ASGIStaticFilesHandler(routes["http"])
         server = Server(
-            application=embedded_application(),
+            application=ProtocolTypeRouter(routes),
             endpoints=[listen],
             signal_handlers=True,
             ready_callable=lambda: reactor.callLater(0, start_background),
@@ -127,8 +112,9 @@ class Command(BaseCommand):
         server.run()
 
     async def background(self, stop: asyncio.Event) -> None:
+        from presence.demo import DEMO_USERS, demo_users
         from presence.link.runner import hold_link
-        from presence.link.service import link_config
+        from presence.link.worker import link_config
 
         simulator = None
         if settings.PBX_URL:
@@ -146,21 +132,22 @@ class Command(BaseCommand):
             await simulator.start()
             self.stdout.write(f"No PBX_URL: using the built-in PBX simulator at {simulator.url} (demo users).")
             config = link_config(url=simulator.url, password=password)
-            asyncio.ensure_future(self.seed_demo()).add_done_callback(_log_failure)
+            logins = [login for login, _, _ in DEMO_USERS]
+            asyncio.ensure_future(self.seed_demo(logins)).add_done_callback(_log_failure)
         try:
             await hold_link(config, stop)
         finally:
             if simulator is not None:
                 await simulator.stop()
 
-    async def seed_demo(self) -> None:
+    async def seed_demo(self, logins: list[str]) -> None:
         """Once the simulator's users are replicated: licence the demo users, offer a demo API key."""
         from asgiref.sync import sync_to_async
 
-        from heartbeat_site.embedded import seed_demo
+        from presence.demo import seed_demo
 
         for _ in range(100):
-            message = await sync_to_async(seed_demo, thread_sensitive=False)([u[0] for u in DEMO_USERS])
+            message = await sync_to_async(seed_demo, thread_sensitive=False)(logins)
             if message is not None:
                 if message:
                     self.stdout.write(message)

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from presence.link.runner import hold_link
-from presence.link.service import link_config
+from presence.link.worker import link_config
 
 
 class Command(BaseCommand):

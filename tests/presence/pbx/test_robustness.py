@@ -118,7 +118,7 @@ async def test_a_fragmented_message_is_understood() -> None:
 async def test_a_frame_beyond_the_size_limit_drops_the_connection_and_the_link_reconnects() -> None:
     big = row_add("x" * (2 << 20))  # 2 MiB, twice max_message
     async with fake_pbx(sending([big])) as pbx, running_client(pbx.url, replicate_users=False) as (client, events):
-        await wait_until(lambda: "marker-2" in events.users, timeout=5, what="the second connection's marker")
+        await wait_until(lambda: "marker-2" in events.users, what="the second connection's marker")
         assert pbx.logins == 2 and client.connected
         assert "1009" in events.disconnects[0]  # "message too big"
         assert not any(guid.startswith("xxx") for guid in events.users)
@@ -163,9 +163,12 @@ def login_answer(answer: str | None) -> Callable[[ServerConnection, FakePbx], Aw
     ],
 )
 async def test_each_way_a_login_can_fail_has_its_own_reason(handler, kind: str, text: str) -> None:
+    # A short timeout only where the timeout is the point: elsewhere a busy machine must not turn the
+    # expected failure into a timeout.
+    timeout = 0.3 if kind == "timeout" else 30
     async with fake_pbx(handler) as pbx:
         with pytest.raises(LoginFailed) as failure:
-            await check_login(config_for(pbx.url, request_timeout=0.3))
+            await check_login(config_for(pbx.url, request_timeout=timeout))
     assert failure.value.kind == kind
     assert text in failure.value.reason
 

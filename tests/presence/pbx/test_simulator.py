@@ -122,7 +122,7 @@ async def test_runpbxsim_serves_users_from_a_file_until_sigterm(tmp_path: Path) 
             await wait_until(lambda: events.initial_loads == 1, what="replication")
         assert events.users["ab" * 16]["emails"] == ["alice@corp.example"]
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=60) == 0
         assert "PBX simulator stopped (2 logins" in process.stdout.read()
     finally:
         if process.poll() is None:

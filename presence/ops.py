@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from heartbeat_site import metrics
+from heartbeat_site.helpers import metrics
+from licensing.state import licence_status
+from presence.models import LinkStatus
+from triggers.queue import queue_depth
 
 
 def database_ok() -> bool:
@@ -18,18 +22,6 @@ def database_ok() -> bool:
         return True
     except Exception:
         return False
-
-
-def link_snapshot() -> dict:
-    from presence.models import LinkStatus
-
-    return LinkStatus.current().snapshot()
-
-
-def licence_snapshot() -> dict:
-    from licensing.state import licence_status
-
-    return licence_status()
 
 
 @never_cache
@@ -42,11 +34,24 @@ def healthz(request):
     """
     if not database_ok():
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
-    body = {"status": "ok", "database": "ok", "pbx_link": link_snapshot(), "licence": licence_snapshot()}
+    body = {"status": "ok", "database": "ok", "pbx_link": LinkStatus.current().snapshot(), "licence": licence_status()}
     return JsonResponse(body)
+
+
+def refresh_from_database() -> None:
+    """Gauges a web process can only know from the database (the link runs elsewhere)."""
+    snapshot = LinkStatus.current().snapshot(timezone.now())
+    metrics.LINK_UP.set(1 if snapshot["connected"] else 0)
+    metrics.LINK_RECONNECTS.set(snapshot["reconnects"])
+    metrics.LINK_SUBSCRIPTIONS.set(snapshot["subscriptions"])
+    metrics.LINK_IN_FLIGHT.set(snapshot["in_flight"])
+    metrics.QUEUE_DEPTH.set(queue_depth())
+    days_left = licence_status().get("days_left")
+    metrics.LICENCE_DAYS_LEFT.set(days_left if days_left is not None else -1)
 
 
 @never_cache
 @require_GET
 def metrics_view(request):
+    refresh_from_database()
     return HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)

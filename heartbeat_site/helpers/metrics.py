@@ -2,7 +2,8 @@
 
 Counters and histograms live in the process that does the work: the accept path in web processes,
 the link in the worker. `/metrics` on a web process also reports the link's state and the queue
-from the database, so one scrape of any web process answers "is the link up, is work piling up".
+from the database (presence.ops), so one scrape of any web process answers "is the link up, is work
+piling up".
 The worker can expose its own process metrics with `runpbxlink --metrics-port`.
 
 Under gunicorn every worker process counts its own requests. With PROMETHEUS_MULTIPROC_DIR set
@@ -16,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from django.utils import timezone
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 TRIGGERS = Counter("heartbeat_triggers_total", "Trigger requests by event and outcome", ["event", "outcome"])
@@ -52,8 +52,7 @@ LICENCE_DAYS_LEFT = Gauge(
 
 
 def exposition() -> bytes:
-    """The Prometheus text for `/metrics`: this process's metrics, or every process's in multiprocess mode."""
-    refresh_from_database()
+    """The Prometheus text: this process's metrics, or every process's in multiprocess mode."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
@@ -61,9 +60,9 @@ def exposition() -> bytes:
     return generate_latest()
 
 
-def observe_applied(plan, answered: dt.datetime) -> None:
-    OUTCOMES.labels(plan.event, "applied").inc()
-    APPLY_SECONDS.observe(max(0.0, (answered - plan.received_at).total_seconds()))
+def observe_applied(event: str, received: dt.datetime, answered: dt.datetime) -> None:
+    OUTCOMES.labels(event, "applied").inc()
+    APPLY_SECONDS.observe(max(0.0, (answered - received).total_seconds()))
 
 
 def observe_link(state) -> None:
@@ -71,20 +70,3 @@ def observe_link(state) -> None:
     LINK_RECONNECTS.set(state.reconnects)
     LINK_SUBSCRIPTIONS.set(state.subscriptions)
     LINK_IN_FLIGHT.set(state.in_flight)
-
-
-def refresh_from_database() -> None:
-    """Gauges a web process can only know from the database (the link runs elsewhere)."""
-    from presence.link.applier import queue_depth
-    from presence.models import LinkStatus
-
-    snapshot = LinkStatus.current().snapshot(timezone.now())
-    LINK_UP.set(1 if snapshot["connected"] else 0)
-    LINK_RECONNECTS.set(snapshot["reconnects"])
-    LINK_SUBSCRIPTIONS.set(snapshot["subscriptions"])
-    LINK_IN_FLIGHT.set(snapshot["in_flight"])
-    QUEUE_DEPTH.set(queue_depth())
-    from licensing.state import licence_status
-
-    days_left = licence_status().get("days_left")
-    LICENCE_DAYS_LEFT.set(days_left if days_left is not None else -1)

@@ -1,29 +1,34 @@
-"""Wiring for the embedded default (`make run`): static files, and a demo that works at once."""
+"""The embedded default's demo: the simulator's users, their licences and an API key, so that a new
+install shows presence changing within a minute (`make run` without PBX_URL)."""
 
 from __future__ import annotations
 
-from channels.routing import ProtocolTypeRouter
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+from licensing import seats
+from licensing.models import Seat
+from presence.models import PbxUser
+from presence.pbx.simulator import SimUser
+from triggers.models import ApiKey
+from triggers.recipes import trigger_url
+
+DEMO_USERS = [
+    ("admin", "Administrator", "100"),
+    ("alice", "Alice Smith", "201"),
+    ("bob", "Bob Jones", "202"),
+    ("carol", "Carol White", "203"),
+    ("dave", "Dave Brown", "204"),
+    ("erin", "Erin Green", "205"),
+]
 
 
-def embedded_application():
-    """The ASGI app plus static files (the admin's CSS): no nginx in front of the embedded default."""
-    from heartbeat_site.asgi import application
-
-    routes = dict(application.application_mapping)
-    routes["http"] = ASGIStaticFilesHandler(routes["http"])
-    return ProtocolTypeRouter(routes)
+def demo_users() -> list[SimUser]:
+    return [
+        SimUser(guid=f"{n + 1:032x}", h323=h323, cn=cn, dn=cn, e164=e164, emails=[f"{h323}@example.com"])
+        for n, (h323, cn, e164) in enumerate(DEMO_USERS)
+    ]
 
 
 def seed_demo(logins: list[str]) -> str | None:
     """Licence the demo users and create a demo API key, once. None while they are not replicated yet."""
-    from licensing import seats
-    from licensing.models import Seat
-    from presence.link.handoff import send_to_link
-    from presence.models import PbxUser
-    from triggers.models import ApiKey
-    from triggers.recipes import trigger_url
-
     users = list(PbxUser.objects.filter(h323_key__in=logins, active=True))
     if len(users) < len(logins):
         return None
@@ -36,7 +41,6 @@ def seed_demo(logins: list[str]) -> str | None:
             except seats.SeatLimitExceeded:
                 break
         if granted:
-            send_to_link({"type": "seats.changed"})
             lines.append(f"Demo: licence switched on for {granted} demo user(s).")
     if not ApiKey.objects.exists():
         _, clear = ApiKey.create("demo (make run)")

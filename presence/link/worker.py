@@ -1,4 +1,4 @@
-"""The PBX link worker: holds the PbxClient, applies queued triggers, keeps directory and presence fresh.
+"""The PBX link worker: holds the PbxClient, decides queued triggers, keeps directory and presence fresh.
 
 Everything here runs on one asyncio loop; all database work goes through one dedicated thread
 (`db`), in order, so that a PresenceUpdate and the outcome of our own SetPresence are stored in the
@@ -20,8 +20,12 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from presence.link import applier, directory, lease, listen
-from presence.link.notify import outcome_message, presence_group, presence_message
+from heartbeat_site.helpers import metrics
+from licensing.state import forget as forget_licence_state
+from licensing.state import revision
+from presence import planning
+from presence.link import directory, lease, store, wakeups
+from presence.link.pagefeed import outcome_message, presence_group, presence_message
 from presence.models import LinkStatus
 from presence.pbx import (
     ConnectionLost,
@@ -31,6 +35,7 @@ from presence.pbx import (
     RequestTimeout,
     make_ssl_context,
 )
+from triggers import queue
 
 log = logging.getLogger("presence.link")
 SWEEP_SECONDS = 1.0  # the database is swept this often even without a channel message
@@ -41,6 +46,10 @@ PLAN_PAUSE_PER_TRIGGER = 0.001
 PLAN_INTERVAL = 0.005
 STATUS_SECONDS = 2.0
 RECONCILE_SECONDS = 15.0
+# How long a trigger waits for the PBX to report its user's presence before it is decided without it.
+PRESENCE_WAIT_SECONDS = 3.0
+# How often the licence revision is read: a change made in another process reaches the link within this.
+LICENCE_POLL_SECONDS = 0.5
 
 
 def link_config(url: str | None = None, password: str | None = None) -> LinkConfig:
@@ -57,10 +66,8 @@ def link_config(url: str | None = None, password: str | None = None) -> LinkConf
     )
 
 
-class LinkService:
-    """One per process that holds the lease. `LinkService.running` is the instance the consumer wakes."""
-
-    running: LinkService | None = None
+class LinkWorker:
+    """One per process that holds the lease; registered with `wakeups` while it runs."""
 
     def __init__(self, config: LinkConfig, *, holder: str):
         self.config = config
@@ -68,11 +75,12 @@ class LinkService:
         self.client = PbxClient(config, self)
         self.db_thread = ThreadPoolExecutor(1, thread_name_prefix="pbx-link-db")
         self._wake = asyncio.Event()
+        self._licence_poke = asyncio.Event()
         self._stopping = asyncio.Event()
         self._busy: set[int] = set()
         self._in_flight_ids: set[int] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._writes: list[applier.Applied | applier.Reported] = []
+        self._writes: list[store.Applied | store.Reported] = []
         self._write_wake = asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._applying: set[asyncio.Task] = set()
@@ -81,9 +89,9 @@ class LinkService:
         self._since: dt.datetime | None = None
         self._last_error = ""
         self.lease_lost = False
-        self._settle_until = 0.0
-        self._reported_since_connect: set[str] = set()
-        self._wanted_count = 0
+        self._waiting: dict[str, float] = {}  # guid -> when its first trigger started waiting (monotonic)
+        self._wanted: dict[str, str] = {}
+        self._licence_revision: int | None = None
         self._tidied_at = 0.0
         self._planned_at = 0.0
         self._plan_pause = PLAN_INTERVAL
@@ -118,8 +126,8 @@ class LinkService:
         task.add_done_callback(self._applying.discard)
 
     async def _resubscribe(self) -> None:
-        wanted = await self.db(applier.licensed_subscriptions)
-        self._wanted_count = len(wanted)
+        wanted = await self.db(store.licensed_subscriptions)
+        self._wanted = wanted
         self.client.want_subscriptions(wanted)
 
     async def _group_send(self, user_id: int, message: dict) -> None:
@@ -135,8 +143,11 @@ class LinkService:
     async def run(self) -> None:
         """Run until stop() or until the lease is lost."""
         self.loop = asyncio.get_running_loop()
-        LinkService.running = self
-        reset = await self.db(applier.reset_claims)
+        wakeups.register(self)
+        # A holder that died left its state behind ("connected"): this holder's truth starts here.
+        self._since = timezone.now()
+        await self.db(self._write_status)
+        reset = await self.db(queue.reset_claims)
         if reset:
             log.info("%s trigger(s) decided by a previous worker but never answered: deciding them again", reset)
         tasks = [
@@ -144,9 +155,10 @@ class LinkService:
             asyncio.ensure_future(self._drain_loop()),
             asyncio.ensure_future(self._status_loop()),
             asyncio.ensure_future(self._heartbeat_loop()),
+            asyncio.ensure_future(self._licence_loop()),
         ]
         if connection.vendor == "postgresql":
-            tasks.append(asyncio.ensure_future(listen.listen_for_wakeups(self.wake, listen.listen_params())))
+            tasks.append(asyncio.ensure_future(wakeups.listen_for_wakeups(self.wake, wakeups.listen_params())))
         writer = asyncio.ensure_future(self._write_loop())
         stop = asyncio.ensure_future(self._stopping.wait())
         try:
@@ -176,8 +188,8 @@ class LinkService:
         if not self.lease_lost:
             await self.db(lease.release, self.holder)
         self.db_thread.shutdown(wait=True)
-        if LinkService.running is self:
-            LinkService.running = None
+        if wakeups.running() is self:
+            wakeups.register(None)
 
     # ---- applying triggers ----------------------------------------------------------------------
     async def _drain_loop(self) -> None:
@@ -190,24 +202,26 @@ class LinkService:
             self._wake.clear()
             if not self.client.connected:
                 continue  # triggers stay queued; applied after reconnect
-            if self._subscriptions_settling():
-                await asyncio.sleep(0.05)
-                self.wake()
-                continue
-            # Decide on what the PBX has told us so far: every report received is stored first, in
-            # the same call to the database thread as the planning.
+            # Decide on what the PBX has told us so far on this connection: every report received is
+            # stored first, in the same call to the database thread as the planning. A user it has not
+            # reported yet waits (known before decided).
+            known = self.client.reported()
             await self.client.flush_events()
             self._planned_at = time.monotonic()
-            written, planned = await self._write_pending_then_plan(set(self._busy))
+            waited_out = self._waited_out()
+            written, planned = await self._write_pending_then_plan(set(self._busy), known, waited_out)
             if not written or planned is None:
                 continue
-            self._plan_pause = min(PLAN_INTERVAL, PLAN_PAUSE_PER_TRIGGER * max(1, len(planned.plans)))
+            for guid in waited_out:
+                self._waiting.pop(guid, None)
+            self._hold(planned.waiting)
+            self._plan_pause = min(PLAN_INTERVAL, PLAN_PAUSE_PER_TRIGGER * max(1, len(planned.sends)))
             for user_id, trigger_id, status, reason in planned.settled_presses:
                 await self._group_send(user_id, outcome_message(trigger_id, status, reason))
-            for plan in planned.plans:
-                self._busy.add(plan.user_id)
-                self._in_flight_ids.add(plan.trigger_id)
-                task = asyncio.ensure_future(self._apply(plan))
+            for send in planned.sends:
+                self._busy.add(send.user_id)
+                self._in_flight_ids.add(send.trigger_id)
+                task = asyncio.ensure_future(self._send(send))
                 self._applying.add(task)
                 task.add_done_callback(self._applying.discard)
             if planned.due_in is not None:
@@ -215,39 +229,39 @@ class LinkService:
             if planned.more:
                 self.wake()
 
-    async def _apply(self, plan: applier.Plan) -> None:
+    async def _send(self, send: planning.Send) -> None:
         recorded_later = False
         try:
-            await self.client.set_presence(guid=plan.guid, activity=plan.target.activity, note=plan.target.note)
+            await self.client.set_presence(guid=send.guid, activity=send.target.activity, note=send.target.note)
             # PresenceUpdates the PBX sent before this answer are queued for writing first.
             await self.client.flush_events()
-            self._queue_write(applier.Applied(plan, timezone.now()))
+            self._queue_write(store.Applied(send, timezone.now()))
             recorded_later = True  # the user stays busy until the outcome is written
         except ConnectionLost:
-            await self.db(applier.release, plan)
+            await self.db(queue.release, send.trigger_id)
         except PbxRequestError as exc:
-            await self._failed(plan, f"PBX error {exc.code}: {exc.text}")
+            await self._failed(send, f"PBX error {exc.code}: {exc.text}")
         except RequestTimeout:
-            await self._failed(plan, f"the PBX did not answer SetPresence within {self.config.request_timeout:g} s")
+            await self._failed(send, f"the PBX did not answer SetPresence within {self.config.request_timeout:g} s")
         except Exception:
-            log.exception("applying trigger %s failed; it goes back to the queue", plan.trigger_id)
+            log.exception("applying trigger %s failed; it goes back to the queue", send.trigger_id)
             with contextlib.suppress(Exception):  # if even that fails, reset_stale_claims does it later
-                await self.db(applier.release, plan)
+                await self.db(queue.release, send.trigger_id)
         finally:
             if not recorded_later:
-                self._release(plan)
+                self._release(send)
 
-    async def _failed(self, plan: applier.Plan, reason: str) -> None:
-        await self.db(applier.record_failed, plan, reason)
-        if plan.source == "button":
-            await self._group_send(plan.user_id, outcome_message(plan.trigger_id, "failed", reason))
+    async def _failed(self, send: planning.Send, reason: str) -> None:
+        await self.db(store.record_failed, send, reason)
+        if send.source == "button":
+            await self._group_send(send.user_id, outcome_message(send.trigger_id, "failed", reason))
 
-    def _release(self, plan: applier.Plan) -> None:
-        self._busy.discard(plan.user_id)
-        self._in_flight_ids.discard(plan.trigger_id)
+    def _release(self, send: planning.Send) -> None:
+        self._busy.discard(send.user_id)
+        self._in_flight_ids.discard(send.trigger_id)
         self.wake()  # the user may have more queued
 
-    def _queue_write(self, op: applier.Applied | applier.Reported) -> None:
+    def _queue_write(self, op: store.Applied | store.Reported) -> None:
         self._writes.append(op)
         self._write_wake.set()
 
@@ -269,7 +283,9 @@ class LinkService:
         written, _ = await self._write_pending_then_plan(None)
         return written
 
-    async def _write_pending_then_plan(self, busy: set[int] | None) -> tuple[bool, applier.Planned | None]:
+    async def _write_pending_then_plan(
+        self, busy: set[int] | None, known: frozenset[str] = frozenset(), waited_out: frozenset[str] = frozenset()
+    ) -> tuple[bool, store.Round | None]:
         """Write what is queued now and, given the users in flight, plan: one database-thread call.
 
         Returns (written, planned); planned is None when not asked for or when planning failed.
@@ -279,7 +295,7 @@ class LinkService:
             if not batch and busy is None:
                 return True, None
             try:
-                reported, planned = await self.db(applier.write_then_plan, batch, busy)
+                reported, planned = await self.db(store.write_then_plan, batch, busy, known, waited_out)
             except Exception:
                 log.exception("writing %s outcome(s)/presence report(s) failed; retrying", len(batch))
                 self._writes = batch + self._writes
@@ -288,35 +304,70 @@ class LinkService:
         return True, planned
 
     async def _after_write(self, batch: list, reported: dict[int, list[dict]]) -> None:
-        from heartbeat_site import metrics
-
         for op in batch:
-            if isinstance(op, applier.Applied):
-                metrics.observe_applied(op.plan, op.at)
-                self._release(op.plan)
-                if op.plan.source == "button":
-                    await self._group_send(op.plan.user_id, outcome_message(op.plan.trigger_id, "applied", ""))
+            if isinstance(op, store.Applied):
+                if op.send.received_at is not None:
+                    metrics.observe_applied(op.send.event, op.send.received_at, op.at)
+                self._release(op.send)
+                if op.send.source == "button":
+                    await self._group_send(op.send.user_id, outcome_message(op.send.trigger_id, "applied", ""))
         for user_id, presence in reported.items():
             await self._group_send(user_id, presence_message(presence, settings.PBX_CONTACT))
 
-    def _subscriptions_settling(self) -> bool:
-        """Right after a (re)connect, decide nothing until the PBX has told us everyone's presence.
+    # ---- known before decided ---------------------------------------------------------------------
+    def _waited_out(self) -> frozenset[str]:
+        """Users whose trigger waited PRESENCE_WAIT_SECONDS for a report in vain: decide without it."""
+        now = time.monotonic()
+        return frozenset(g for g, since in self._waiting.items() if now - since >= PRESENCE_WAIT_SECONDS)
 
-        Deciding on a stale cache could resend what the PBX already shows (e.g. a SetPresence whose
-        answer was lost with the old socket) or miss a change made by hand meanwhile. Bounded: 3 s.
-        """
-        if time.monotonic() > self._settle_until:
-            return False
-        return len(self._reported_since_connect) < self._wanted_count
+    def _hold(self, guids: list[str]) -> None:
+        """Triggers of these users wait for their presence: make sure it is asked for, and wake at the deadline."""
+        if not guids:
+            return
+        now = time.monotonic()
+        missing = [g for g in guids if g not in self._wanted]
+        for guid in guids:
+            if guid not in self._waiting:
+                self._waiting[guid] = now
+                log.info("trigger for %s is waiting for the PBX to report the presence", guid)
+        if missing:
+            # Licensed since the subscriptions were last read (the licence watch has not run yet).
+            self.subscriptions_changed()
+        deadline = min(self._waiting[g] for g in guids) + PRESENCE_WAIT_SECONDS
+        asyncio.get_running_loop().call_later(max(0.0, deadline - now) + 0.01, self.wake)
+
+    async def _licence_loop(self) -> None:
+        """Notice licence and seat changes made by any process (licensing.state.announce) within a second."""
+        while not self._stopping.is_set():
+            try:
+                found = await self.db(revision)
+            except Exception as exc:
+                log.warning("could not read the licence revision: %s", exc)
+                found = None
+            if found is not None and found != self._licence_revision:
+                if self._licence_revision is not None:
+                    log.info("licence changed (revision %s): updating subscriptions", found)
+                    await self.db(forget_licence_state)
+                    if self.client.connected:
+                        await self._resubscribe()
+                    self.wake()  # refusals may have turned into decisions, or the other way round
+                self._licence_revision = found
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._licence_poke.wait(), timeout=LICENCE_POLL_SECONDS)
+            self._licence_poke.clear()
+
+    def licence_changed(self) -> None:
+        """This process committed a licence change: look at once instead of at the next poll."""
+        self._licence_poke.set()
 
     async def _heartbeat_loop(self) -> None:
         while not self._stopping.is_set():
             await asyncio.sleep(10)
             try:
-                fired = await self.db(applier.expire_heartbeats)
+                fired = await self.db(store.expire_heartbeats)
                 in_flight = set(self._in_flight_ids)
                 grace = dt.timedelta(seconds=self.config.request_timeout * 3)
-                fired += await self.db(applier.reset_stale_claims, in_flight, grace)
+                fired += await self.db(queue.reset_stale_claims, in_flight, grace)
             except Exception:
                 log.exception("heartbeat expiry / claim check failed")
                 continue
@@ -357,11 +408,10 @@ class LinkService:
             last_error=(state.last_error or self._last_error)[:500],
             reconnects=state.reconnects,
             subscriptions=state.subscriptions,
+            reported=len(self.client.reported()),
             in_flight=state.in_flight,
             updated_at=timezone.now(),
         )
-        from heartbeat_site import metrics
-
         metrics.observe_link(state)
 
     # ---- PbxEvents callbacks --------------------------------------------------------------------
@@ -370,8 +420,9 @@ class LinkService:
         self._last_error = ""
         self._seen_guids = set()
         self._initial_sync_started = time.monotonic()
-        self._settle_until = time.monotonic() + 3.0
-        self._reported_since_connect = set()
+        # The PBX forgot our subscriptions with the old socket: nobody's presence is known again until
+        # it reports it on this one (PbxClient.reported), and the triggers of those users wait for that.
+        self._waiting = {}
         log.info("PBX link up (%s)", self.config.url)
         await self._resubscribe()
         await self.db(self._write_status)
@@ -402,5 +453,6 @@ class LinkService:
         await self._resubscribe()
 
     async def on_presence(self, guid: str, presence: list[dict], state: dict | None) -> None:
-        self._reported_since_connect.add(guid)
-        self._queue_write(applier.Reported(guid, presence, timezone.now()))
+        self._queue_write(store.Reported(guid, presence, timezone.now()))
+        if self._waiting.pop(guid, None) is not None:
+            self.wake()  # a trigger was waiting for exactly this

@@ -1,17 +1,10 @@
-"""Rows written with SQL built once, for the two hottest writes: the worker's batched updates and the
-accepted trigger's INSERT.
+"""Rows read and written by the link worker with SQL written once (its planning rounds and batches).
 
-Django's `bulk_update` builds a CASE WHEN expression per object and field; for the link worker's
-batches that cost more CPU than everything else it does per trigger (measured: 1.7 ms of the
-worker's 3.1 ms per trigger). `Model.objects.create` compiles its INSERT anew for every row: the
-trigger INSERT cost 196 µs of CPU on SQLite and 268–279 µs on PostgreSQL that way, 140 and
-204–217 µs with the SQL built once (the largest single cost of accepting a trigger). Values still go
-through each field's `pre_save` and `get_db_prep_save`, so defaults, dates, JSON and booleans are
-adapted for the backend exactly as `save()` would. No model signals are sent.
-
-`update_rows` is `executemany` of one UPDATE per row (psycopg pipelines them; SQLite runs them in C).
-A single `UPDATE … FROM unnest(arrays)` on PostgreSQL was tried and measured no better: psycopg's
-array dumping cost the client what the server saved (batches of 1, 5 and 30 rows).
+- `update_rows` replaces `bulk_update`, which builds a CASE WHEN per object and field: the worker's
+  biggest cost per trigger (tests/bench/README.md). `executemany` of one UPDATE per row; values go
+  through each field's `get_db_prep_save` as `save()` would.
+- `Columns` builds instances from a hand-written SELECT through the backend's and the fields'
+  converters and the documented `Model.from_db`, as a queryset would.
 """
 
 from __future__ import annotations
@@ -19,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import connection, models
-
-_insert_sql: dict[tuple[str, type[models.Model], bool], tuple[str, list[models.Field]]] = {}
 
 
 def update_rows(model: type[models.Model], fields: list[str], objects: Iterable[models.Model]) -> int:
@@ -40,38 +31,6 @@ def update_rows(model: type[models.Model], fields: list[str], objects: Iterable[
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
     return len(rows)
-
-
-def insert_row(obj: models.Model, *, notify: str | None = None) -> int:
-    """INSERT one new object (autocommitted unless inside atomic()); sets and returns its primary key.
-
-    `notify`: a PostgreSQL channel to NOTIFY in the same statement (delivered when the row commits).
-    """
-    model = type(obj)
-    key = (connection.vendor, model, notify is not None)
-    if key not in _insert_sql:
-        meta = model._meta
-        fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in fields)
-        values = ", ".join(["%s"] * len(fields))
-        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
-        if connection.features.can_return_columns_from_insert:
-            sql += f" RETURNING {quote(meta.pk.column)}"
-        if notify is not None:
-            sql = f"WITH inserted AS ({sql}) SELECT {quote(meta.pk.column)}, pg_notify(%s, '') FROM inserted"  # noqa: S608
-        _insert_sql[key] = (sql, fields)
-    sql, fields = _insert_sql[key]
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    if notify is not None:
-        params.append(notify)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        pk = cursor.fetchone()[0] if connection.features.can_return_columns_from_insert else cursor.lastrowid
-    obj.pk = pk
-    obj._state.adding = False
-    obj._state.db = connection.alias
-    return pk
 
 
 class Columns:
