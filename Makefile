@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-embedded test-scaled test-long lint format bench venv clean env
+.PHONY: run test test-embedded test-scaled test-production test-long lint format bench venv clean env
 
 venv: $(STAMP)
 
@@ -26,17 +26,21 @@ run: venv env
 	$(BIN)/python manage.py runheartbeat
 
 # The whole suite twice: on the embedded default (SQLite + in-memory layer), then on real
-# PostgreSQL + Redis started from Debian's packages by tests/services.py.
-test: venv test-embedded test-scaled
+# PostgreSQL + Redis started from Debian's packages by tests/services.py; then the production
+# set-up as deploy/install.sh installs it (tests/production: nginx, gunicorn, daphne, link workers).
+test: venv test-embedded test-scaled test-production
 
 test-embedded: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=heartbeat_site.settings_test
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow and not production"
 
 test-scaled: venv
-	$(BIN)/python -m tests.services -- $(BIN)/pytest -m "not slow"
+	$(BIN)/python -m tests.services -- $(BIN)/pytest -m "not slow and not production"
+
+test-production: venv
+	$(BIN)/pytest -m production tests/production
 
 test-long: venv
 	$(BIN)/pytest -m slow

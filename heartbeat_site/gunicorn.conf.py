@@ -24,3 +24,26 @@ accesslog = None  # nginx logs requests; the API logs one line per trigger decis
 errorlog = "-"
 loglevel = "warning"
 proc_name = "heartbeat-api"
+# systemd manages gunicorn (reload is SIGHUP): no gunicornc control socket in the service account's home.
+control_socket_disable = True
+
+# prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set by heartbeat-api.service): each
+# worker writes its counters to files there and /metrics sums them (heartbeat_site/metrics.py).
+MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+
+def on_starting(server) -> None:
+    """Start from an empty directory: files of an earlier run would be summed into this one's counters."""
+    if MULTIPROC_DIR:
+        os.makedirs(MULTIPROC_DIR, exist_ok=True)
+        for name in os.listdir(MULTIPROC_DIR):
+            if name.endswith(".db"):
+                os.remove(os.path.join(MULTIPROC_DIR, name))
+
+
+def child_exit(server, worker) -> None:
+    """A dead worker's live gauges must not be reported; its counters stay in the sums."""
+    if MULTIPROC_DIR:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -24,7 +24,8 @@ env = environ.Env()
 _env_file = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
 if os.path.isfile(_env_file):
     env.read_env(_env_file)
-# After the .env file: a VAR_DIR set there counts like one from the environment.
+# After the .env file: a VAR_DIR set there counts like one from the environment, and
+# `ENV_FILE=/etc/presence-heartbeat/heartbeat.env manage.py …` finds the same VAR_DIR as the systemd units.
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "insecure", "xxx"}
@@ -71,13 +72,22 @@ API_KEY_PEPPER = _secret("API_KEY_PEPPER", required=not DEBUG) or "debug-only-pe
 
 HOST = env.str("HOST", default="127.0.0.1")
 PORT = env.int("PORT", default=8000)
+# `runheartbeat` serves HTTPS itself when both are set (a small install without a proxy in front).
+TLS_CERT_FILE = env.str("TLS_CERT_FILE", default="")
+TLS_KEY_FILE = env.str("TLS_KEY_FILE", default="")
+if bool(TLS_CERT_FILE) != bool(TLS_KEY_FILE):
+    raise ImproperlyConfigured(
+        "Set both TLS_CERT_FILE (the certificate, followed by its intermediates) and TLS_KEY_FILE (its private "
+        "key) for runheartbeat to serve HTTPS, or neither."
+    )
 # Threads per daphne / runheartbeat process that run Django's request cycle (heartbeat_site/helpers/asgi_http.py).
 WEB_THREADS = env.int("WEB_THREADS", default=8)
 if WEB_THREADS < 1:
     raise ImproperlyConfigured(f"WEB_THREADS={WEB_THREADS} must be at least 1 (default 8).")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-_PUBLIC_URL = env.str("PUBLIC_URL", default=f"http://{f'[{HOST}]' if ':' in HOST else HOST}:{PORT}")
+_DEFAULT_HOST = f"[{HOST}]" if ":" in HOST else HOST
+_PUBLIC_URL = env.str("PUBLIC_URL", default=f"{'https' if TLS_CERT_FILE else 'http'}://{_DEFAULT_HOST}:{PORT}")
 try:
     # It is written into scripts for computers (recipes): a plain URL, nothing that could end a string there.
     PUBLIC_URL = check_public_url(_PUBLIC_URL)
@@ -186,6 +196,10 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'heartbeat.sqlite3'}"),
 }
+# The database password apart from the URL, e.g. in a file only the service can read (deploy/install.sh).
+DATABASE_PASSWORD = _secret("DATABASE_PASSWORD", required=False)
+if DATABASE_PASSWORD:
+    DATABASES["default"]["PASSWORD"] = DATABASE_PASSWORD
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default keeps its database in VAR_DIR: a fresh clone has none yet. The file holds
     # the API key hashes and the licence like the other secrets in var/: readable by its owner only

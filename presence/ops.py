@@ -10,7 +10,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from heartbeat_site.helpers import metrics
 from licensing.state import licence_status
@@ -70,4 +70,4 @@ def refresh_from_database() -> None:
 @require_GET
 def metrics_view(request):
     refresh_from_database()
-    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)

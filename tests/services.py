@@ -46,9 +46,14 @@ def in_ci() -> bool:
 
 
 class PostgresServer:
-    """A throwaway cluster in a temp dir (as the `postgres` user when we are root: initdb refuses root)."""
+    """A throwaway cluster in a temp dir (as the `postgres` user when we are root: initdb refuses root).
 
-    def __init__(self, port: int | None = None):
+    `debian_auth=True` authenticates as a stock Debian cluster does: scram-sha-256 over TCP, peer on
+    the local socket (trust there when we are not root: peer would need the `postgres` account).
+    """
+
+    def __init__(self, port: int | None = None, *, debian_auth: bool = False):
+        self.debian_auth = debian_auth
         self.bindir = postgres_bindir()
         if not self.bindir:
             raise FileNotFoundError("PostgreSQL is not installed (Debian package: postgresql)")
@@ -72,12 +77,21 @@ class PostgresServer:
         except (OSError, ValueError, IndexError):
             return None
 
+    @property
+    def socket_dir(self) -> str:
+        return str(self.root)
+
+    def _auth(self) -> list[str]:
+        if not self.debian_auth:
+            return ["--auth=trust"]
+        return ["--auth-local=" + ("peer" if self.as_user else "trust"), "--auth-host=scram-sha-256"]
+
     def _run(self, *args: str) -> None:
         subprocess.run([*self.as_user, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def start(self) -> PostgresServer:
         if not self.data.exists():
-            self._run(f"{self.bindir}/initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+            self._run(f"{self.bindir}/initdb", "-D", str(self.data), "-U", "postgres", *self._auth(), "-E", "UTF8")
             with open(self.data / "postgresql.conf", "a") as conf:
                 conf.write(
                     f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
@@ -119,6 +133,7 @@ class PostgresServer:
             return None
         server = cls.__new__(cls)
         server.bindir, server.port, server.root = postgres_bindir(), int(port), Path(root)
+        server.debian_auth = False
         server.data = server.root / "data"
         server.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         return server

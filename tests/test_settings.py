@@ -138,3 +138,48 @@ def test_an_existing_sqlite_database_is_made_readable_by_its_owner_only(tmp_path
     result = run_settings(env, "from django.conf import settings")
     assert result.returncode == 0, result.stderr
     assert database.stat().st_mode & 0o777 == 0o600
+
+
+def read_settings(env: dict, expression: str) -> subprocess.CompletedProcess:
+    """`expression` evaluated on the real settings in a fresh process with exactly `env` on top."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DB_", "DATABASE_", "TLS_", "VAR_DIR", "PUBLIC_URL", "SECRET_KEY", "API_KEY_PEPPER"))
+    }
+    clean.update({"ENV_FILE": "/nonexistent", "DJANGO_SETTINGS_MODULE": "heartbeat_site.settings"})
+    clean.update({"SECRET_KEY": "k" * 50, "API_KEY_PEPPER": "p" * 32, **env})
+    return subprocess.run(
+        [sys.executable, "-c", f"from django.conf import settings; print({expression})"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_it_reads_the_database_password_from_a_file_apart_from_the_url(tmp_path):
+    (tmp_path / "database_password").write_text("s3cret-pw\n")
+    result = read_settings(
+        {
+            "DATABASE_URL": "postgres://heartbeat@127.0.0.1:5432/heartbeat",
+            "DATABASE_PASSWORD_FILE": str(tmp_path / "database_password"),
+        },
+        "settings.DATABASES['default']['USER'], settings.DATABASES['default']['PASSWORD']",
+    )
+    assert result.stdout.strip() == "heartbeat s3cret-pw", result.stderr
+
+
+def test_it_refuses_a_tls_certificate_without_its_key():
+    result = read_settings({"TLS_CERT_FILE": "/etc/ssl/cert.pem"}, "settings.TLS_CERT_FILE")
+    assert result.returncode != 0
+    assert "Set both TLS_CERT_FILE" in result.stderr and "TLS_KEY_FILE" in result.stderr
+
+
+def test_the_public_url_says_https_when_runheartbeat_serves_tls():
+    result = read_settings(
+        {"TLS_CERT_FILE": "/etc/ssl/cert.pem", "TLS_KEY_FILE": "/etc/ssl/key.pem", "PORT": "8443"},
+        "settings.PUBLIC_URL",
+    )
+    assert result.stdout.strip() == "https://127.0.0.1:8443", result.stderr

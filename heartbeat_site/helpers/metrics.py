@@ -5,11 +5,18 @@ the link in the worker. `/metrics` on a web process also reports the link's stat
 from the database (presence.ops), so one scrape of any web process answers "is the link up, is work
 piling up".
 The worker can expose its own process metrics with `runpbxlink --metrics-port`.
+
+Under gunicorn every worker process counts its own requests. With PROMETHEUS_MULTIPROC_DIR set
+(heartbeat-api.service does) prometheus_client keeps each process's values in files there and
+`exposition()` sums them, so one scrape of `/metrics` reports the API's triggers from every worker.
+The gauges come from the database at each scrape: the most recent value is the true one.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 TRIGGERS = Counter("heartbeat_triggers_total", "Trigger requests by event and outcome", ["event", "outcome"])
 ACCEPT_SECONDS = Histogram(
@@ -28,9 +35,30 @@ RATE_LIMITED = Counter(
     ["limit"],
 )
 OUTCOMES = Counter("heartbeat_trigger_outcomes_total", "Decided triggers by event and status", ["event", "status"])
-LINK_UP = Gauge("heartbeat_pbx_link_up", "1 when the PBX link is connected and logged in")
-LINK_RECONNECTS = Gauge("heartbeat_pbx_link_reconnects", "Reconnects of the PBX link since the worker started")
-LINK_SUBSCRIPTIONS = Gauge("heartbeat_pbx_subscriptions", "Presence subscriptions held on the PBX")
-LINK_IN_FLIGHT = Gauge("heartbeat_pbx_in_flight", "SetPresence requests awaiting the PBX's answer")
-QUEUE_DEPTH = Gauge("heartbeat_queue_depth", "Triggers accepted but not yet decided")
-LICENCE_DAYS_LEFT = Gauge("heartbeat_licence_days_left", "Days until the licence expires (negative: expired)")
+LINK_UP = Gauge(
+    "heartbeat_pbx_link_up", "1 when the PBX link is connected and logged in", multiprocess_mode="mostrecent"
+)
+LINK_RECONNECTS = Gauge(
+    "heartbeat_pbx_link_reconnects",
+    "Reconnects of the PBX link since the worker started",
+    multiprocess_mode="mostrecent",
+)
+LINK_SUBSCRIPTIONS = Gauge(
+    "heartbeat_pbx_subscriptions", "Presence subscriptions held on the PBX", multiprocess_mode="mostrecent"
+)
+LINK_IN_FLIGHT = Gauge(
+    "heartbeat_pbx_in_flight", "SetPresence requests awaiting the PBX's answer", multiprocess_mode="mostrecent"
+)
+QUEUE_DEPTH = Gauge("heartbeat_queue_depth", "Triggers accepted but not yet decided", multiprocess_mode="mostrecent")
+LICENCE_DAYS_LEFT = Gauge(
+    "heartbeat_licence_days_left", "Days until the licence expires (negative: expired)", multiprocess_mode="mostrecent"
+)
+
+
+def exposition() -> bytes:
+    """The Prometheus text: this process's metrics, or every process's in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest()

@@ -239,7 +239,6 @@ def restartable_postgres(transactional_db):
     return postgres
 
 
-@pytest.mark.serial
 def test_a_postgresql_restart_loses_nothing(restartable_postgres, server, sim, key):
     postgres = restartable_postgres
     with Load(server.post, key, sim.simulator.users[:10]) as load:

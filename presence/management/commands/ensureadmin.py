@@ -1,4 +1,8 @@
-"""`manage.py ensureadmin`: make sure an administrator exists; print the login when one is created."""
+"""`manage.py ensureadmin`: make sure an administrator exists; print the login once, when it is created.
+
+The generated password is printed and nowhere else: it is not written to disk, so nothing readable
+lies around after the first sign-in. Lost it? `manage.py changepassword <username>` sets a new one.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +13,32 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+# Earlier versions kept the generated password here for good; it is removed on the next run.
+LEGACY_FILE_NAME = "admin-password"
+
 
 class Command(BaseCommand):
-    help = "Create an admin account if there is none, and say how to sign in."
+    help = "Create an admin account if there is none and print its password once (it is not stored anywhere)."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--username", default="admin")
 
     def handle(self, *args, **options) -> None:
+        self.remove_legacy_password_file()
         users = get_user_model()
         url = f"{settings.PUBLIC_URL}/admin/"
-        # The generated password is kept (mode 600) next to the database so that `make run` can repeat it.
-        password_file = Path(settings.VAR_DIR) / "admin-password"
         if users.objects.filter(is_superuser=True).exists():
-            hint = f"password in {password_file}" if password_file.exists() else "your password"
-            self.stdout.write(f"Admin: {url} (existing account; {hint})")
+            self.stdout.write(
+                f"Admin: {url} (existing account; forgot its password? manage.py changepassword <username>)"
+            )
             return
         password = secrets.token_urlsafe(12)
         users.objects.create_superuser(options["username"], "", password)
-        password_file.parent.mkdir(parents=True, exist_ok=True)
-        password_file.write_text(password + "\n")
-        password_file.chmod(0o600)
         self.stdout.write(self.style.SUCCESS(f"Admin: {url}  login: {options['username']}  password: {password}"))
+        self.stdout.write("The password is shown only this once and is not stored: note it now.")
+
+    def remove_legacy_password_file(self) -> None:
+        legacy = Path(settings.VAR_DIR) / LEGACY_FILE_NAME
+        if legacy.exists():
+            legacy.unlink()
+            self.stdout.write(f"Removed {legacy}: the admin password is no longer kept on disk.")

@@ -4,6 +4,9 @@ daphne serves HTTP and websockets; the PBX link and its Channels worker run on d
 loop (scheduled from `reactor.callLater`: daphne's blocking `run()` owns the loop). With no PBX_URL
 the PBX simulator runs here too, seeded with demo users, so a new install shows presence changing
 within a minute.
+
+With TLS_CERT_FILE and TLS_KEY_FILE it serves HTTPS itself (Twisted's TLS endpoint), so a small
+install needs no proxy for the Windows clients that must reach it over HTTPS.
 """
 
 from __future__ import annotations
@@ -11,11 +14,53 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 log = logging.getLogger("presence.embedded")
+
+
+def _escape(value: str) -> str:
+    """A value inside a Twisted endpoint description, where `:`, `=` and `\\` are syntax."""
+    return value.replace("\\", "\\\\").replace(":", "\\:").replace("=", "\\=")
+
+
+def endpoint(host: str, port: int, cert_file: str = "", key_file: str = "") -> str:
+    """daphne's endpoint: plain TCP, or TLS when a certificate and key are given.
+
+    Twisted's `certKey` takes the first certificate of the file only; the intermediates of a
+    fullchain.pem must also go to `extraCertChain`, or clients that know only the root refuse.
+    """
+    if not cert_file:
+        return f"tcp:port={port}:interface={_escape(host)}"
+    for name, path in (("TLS_CERT_FILE", cert_file), ("TLS_KEY_FILE", key_file)):
+        try:
+            Path(path).read_bytes()
+        except OSError as exc:
+            raise CommandError(f"{name}={path!r} cannot be read: {exc.strerror}.") from exc
+    description = (
+        f"ssl:port={port}:interface={_escape(host)}:privateKey={_escape(key_file)}:certKey={_escape(cert_file)}"
+    )
+    if Path(cert_file).read_bytes().count(b"-----BEGIN CERTIFICATE-----") > 1:
+        description += f":extraCertChain={_escape(cert_file)}"
+    return description
+
+
+def check_endpoint(description: str) -> None:
+    """Load the certificate and key now, so that a wrong file stops start-up with a sentence."""
+    if not description.startswith("ssl:"):
+        return
+    from twisted.internet import endpoints, reactor
+
+    try:
+        endpoints.serverFromString(reactor, description)
+    except Exception as exc:
+        raise CommandError(
+            f"TLS_CERT_FILE / TLS_KEY_FILE cannot be used ({exc.__class__.__name__}: {exc}). They must be PEM files: "
+            "the certificate followed by its intermediates, and its private key without a passphrase."
+        ) from exc
 
 
 class Command(BaseCommand):
@@ -45,15 +90,16 @@ class Command(BaseCommand):
                 return defer.Deferred.fromFuture(asyncio.ensure_future(asyncio.wait(background, timeout=15)))
             return None
 
-        reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
         host, port = options["host"], options["port"]
-        interface = host.replace(":", r"\:")
+        listen = endpoint(host, port, settings.TLS_CERT_FILE, settings.TLS_KEY_FILE)
+        check_endpoint(listen)
+        reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
         # Static files (the admin's CSS) served here too: no nginx in front of the embedded default.
         routes = dict(get_default_application().application_mapping)
         routes["http"] = ASGIStaticFilesHandler(routes["http"])
         server = Server(
             application=ProtocolTypeRouter(routes),
-            endpoints=[f"tcp:port={port}:interface={interface}"],
+            endpoints=[listen],
             signal_handlers=True,
             ready_callable=lambda: reactor.callLater(0, start_background),
             proxy_forwarded_address_header="X-Forwarded-For" if settings.TRUST_PROXY_HEADERS else None,
@@ -61,7 +107,8 @@ class Command(BaseCommand):
             proxy_forwarded_proto_header="X-Forwarded-Proto" if settings.TRUST_PROXY_HEADERS else None,
             verbosity=1,
         )
-        self.stdout.write(f"Presence Heartbeat on http://{host}:{port}/  (admin: {settings.PUBLIC_URL}/admin/)")
+        scheme = "https" if settings.TLS_CERT_FILE else "http"
+        self.stdout.write(f"Presence Heartbeat on {scheme}://{host}:{port}/  (admin: {settings.PUBLIC_URL}/admin/)")
         server.run()
 
     async def background(self, stop: asyncio.Event) -> None:
