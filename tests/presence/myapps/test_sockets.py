@@ -92,7 +92,7 @@ async def test_the_user_app_signs_in_and_shows_presence_and_the_offered_buttons(
 
 
 async def test_a_press_queues_a_button_trigger_for_the_signed_in_user_and_wakes_the_link(
-    sockets, pbx, alice_away, buttons, link_sent
+    sockets, pbx, alice_away, buttons, announced
 ):
     socket = await sockets()
     await sign_in(socket, pbx)
@@ -103,8 +103,7 @@ async def test_a_press_queues_a_button_trigger_for_the_signed_in_user_and_wakes_
     trigger = await Trigger.objects.select_related("pbx_user").aget(pk=result["id"])
     assert (trigger.source, trigger.key_name, trigger.user_value) == ("button", "myApps user app", "alice")
     assert trigger.pbx_user.guid == alice_away.guid and trigger.decision["requested_preset"] == buttons["busy"].pk
-    await sync_to_async(link_sent.settled)(1)
-    assert link_sent, "the link worker was not woken"
+    assert announced == [trigger.pk], "the link worker was not woken"
     await socket.send_json_to({"mt": "PressStatus", "id": result["id"], "src": "s1"})
     status = await socket.receive_json_from()
     assert (status["mt"], status["src"], status["status"]) == ("PressStatusResult", "s1", "queued")
