@@ -28,25 +28,12 @@ from urllib.parse import urlparse
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from .config import LinkConfig, LinkState, make_ssl_context
+from .config import LinkConfig, LinkState
 from .digest import compact_json
 from .errors import ConnectionLost, LoginFailed, PbxError, PbxRequestError, RequestTimeout
-from .handshake import check_login, describe_close, login, open_websocket, parse_message
+from .handshake import describe_close, login, open_websocket, parse_message
 
-__all__ = [
-    "ConnectionLost",
-    "LinkConfig",
-    "LinkState",
-    "LoginFailed",
-    "PbxClient",
-    "PbxError",
-    "PbxEvents",
-    "PbxRequestError",
-    "RequestTimeout",
-    "check_login",
-    "make_ssl_context",
-    "normalise_user_row",
-]
+__all__ = ["PbxClient", "PbxEvents", "normalise_user_row"]
 
 log = logging.getLogger("presence.pbx")
 
