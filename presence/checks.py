@@ -6,12 +6,12 @@ import os
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 
 @register()
-def check_pbx_settings(app_configs, **kwargs):
-    problems = []
+def check_pbx_settings(app_configs, **kwargs) -> list[CheckMessage]:
+    problems: list[CheckMessage] = []
     if settings.PBX_URL:
         url = urlparse(settings.PBX_URL)
         if url.scheme not in ("ws", "wss") or not url.netloc:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
+from rest_framework.settings import api_settings
 
 from heartbeat_site.helpers.public_url import EXAMPLE as PUBLIC_URL_EXAMPLE
 from heartbeat_site.helpers.public_url import check_public_url
@@ -13,11 +14,12 @@ from triggers.throttles import parse_rate
 
 
 @register()
-def check_trigger_settings(app_configs, **kwargs):
-    problems = []
+def check_trigger_settings(app_configs, **kwargs) -> list[CheckMessage]:
+    problems: list[CheckMessage] = []
+    throttle_rates = api_settings.DEFAULT_THROTTLE_RATES
     rates = {
-        "TRIGGER_RATE_PER_KEY": settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["trigger-key"],
-        "TRIGGER_RATE_PER_USER": settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["trigger-user"],
+        "TRIGGER_RATE_PER_KEY": throttle_rates["trigger-key"],
+        "TRIGGER_RATE_PER_USER": throttle_rates["trigger-user"],
         "USER_PAGE_PRESS_RATE": settings.USER_PAGE_PRESS_RATE,
     }
     for env_name, rate in rates.items():

@@ -109,7 +109,7 @@ class PooledASGIHandler(ASGIHandler):
         if request is None:
             return error_response
         response = self.get_response(request)
-        response._handler_class = self.__class__
+        response._handler_class = self.__class__  # type: ignore[attr-defined]  # as Django's own handlers do
         if isinstance(response, FileResponse):
             response.block_size = self.chunk_size
         if not response.streaming:

@@ -17,7 +17,7 @@ from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 class PooledRedisCacheClient(RedisCacheClient):
     def get_client(self, key=None, *, write: bool = False):
-        index = self._get_connection_pool_index(write)
+        index = self._get_connection_pool_index(write)  # type: ignore[attr-defined]  # Django's, not in the stubs
         clients = self.__dict__.setdefault("_clients", {})
         client = clients.get(index)
         if client is None:

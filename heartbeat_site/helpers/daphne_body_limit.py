@@ -21,8 +21,6 @@ from daphne import http_protocol
 
 from heartbeat_site.helpers.bodylimit import STATUS, limit_for, too_large_body
 
-_original = http_protocol.WebRequest
-
 
 def _path_of(target: bytes) -> str:
     """The path of a request target (`/api/v1/triggers?x`, or the absolute form), as daphne unquotes it."""
@@ -32,7 +30,7 @@ def _path_of(target: bytes) -> str:
         return ""
 
 
-class BodyLimitedRequest(_original):
+class BodyLimitedRequest(http_protocol.WebRequest):  # defined before install() swaps it in
     body_limit = 0
     body_seen = 0
     body_refused = False

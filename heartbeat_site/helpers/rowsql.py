@@ -10,8 +10,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import connection, models
+
+
+def _concrete(model: type[models.Model], name: str) -> models.Field:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.column:
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
 
 
 def update_rows(model: type[models.Model], fields: list[str], objects: Iterable[models.Model]) -> int:
@@ -19,11 +27,13 @@ def update_rows(model: type[models.Model], fields: list[str], objects: Iterable[
     by_pk = {obj.pk: obj for obj in objects}
     if not by_pk:
         return 0
-    meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
+    columns = [_concrete(model, name) for name in fields]
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    assignments = ", ".join(f"{quote(str(column.column))} = %s" for column in columns)
+    pk_field = model._meta.pk
+    assert pk_field is not None  # every model that has rows has a primary key
+    key = str(pk_field.column)
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(key)} = %s"  # noqa: S608
     rows = [
         [column.get_db_prep_save(getattr(obj, column.attname), connection) for column in columns] + [pk]
         for pk, obj in by_pk.items()
@@ -48,7 +58,7 @@ class Columns:
         self.alias = alias
         self.fields = [f for f in model._meta.concrete_fields if wanted is None or f.attname in wanted]
         self.attnames = [f.attname for f in self.fields]
-        self._converters: dict[str, list[tuple[int, list, models.Field]]] = {}
+        self._converters: dict[str, list[tuple[int, list, Any]]] = {}
         self._select: dict[str, str] = {}
 
     def select(self) -> str:
@@ -56,7 +66,9 @@ class Columns:
         found = self._select.get(connection.vendor)
         if found is None:
             quote = connection.ops.quote_name
-            found = self._select[connection.vendor] = ", ".join(f"{self.alias}.{quote(f.column)}" for f in self.fields)
+            found = self._select[connection.vendor] = ", ".join(
+                f"{self.alias}.{quote(str(f.column))}" for f in self.fields
+            )
         return found
 
     def __len__(self) -> int:
@@ -72,7 +84,7 @@ class Columns:
             values[index] = value
         return self.model.from_db(connection.alias, self.attnames, values)
 
-    def _converters_for_connection(self) -> list[tuple[int, list, models.Field]]:
+    def _converters_for_connection(self) -> list[tuple[int, list, Any]]:
         found = self._converters.get(connection.vendor)
         if found is None:
             found = []

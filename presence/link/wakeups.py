@@ -66,7 +66,7 @@ def trigger_queued(sender, **kwargs) -> None:
     if connection.vendor == "postgresql":
         return  # the database notified the worker with the commit
     worker = running()
-    if worker is not None:
+    if worker is not None and worker.loop is not None:
         worker.loop.call_soon_threadsafe(worker.wake)
         return
     layer = get_channel_layer()
@@ -80,7 +80,7 @@ def trigger_queued(sender, **kwargs) -> None:
 def licence_changed(sender, **kwargs) -> None:
     """`licensing.signals.licence_changed`: a change committed in this process reaches its worker at once."""
     worker = running()
-    if worker is not None:
+    if worker is not None and worker.loop is not None:
         worker.loop.call_soon_threadsafe(worker.licence_changed)
 
 

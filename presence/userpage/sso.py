@@ -42,7 +42,7 @@ class ProxyHeaderSSOMiddleware(PersistentRemoteUserMiddleware):
     `process_request` under WSGI and ASGI, and `SSO_HEADER` means one thing everywhere.
     """
 
-    async_capable = False
+    async_capable = False  # type: ignore[assignment]  # deliberately sync-only (see above)
 
     @property
     def header(self) -> str:  # type: ignore[override]
@@ -78,12 +78,12 @@ class ProxyHeaderSSOBackend(RemoteUserBackend):
             name = username.encode("latin-1").decode("utf-8").strip()
         except (UnicodeEncodeError, UnicodeDecodeError):
             return ""
-        limit = get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD).max_length
+        limit = getattr(get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD), "max_length", None)
         if not name.isprintable() or (limit and len(name) > limit):
             return ""
         return name
 
-    def authenticate(self, request, remote_user):
+    def authenticate(self, request, remote_user):  # type: ignore[override]  # RemoteUserBackend's own signature
         if not remote_user:
             return None
         username = self.clean_username(remote_user)
