@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.server
 import os
 import threading
+import time
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import parse_qs, urlsplit
@@ -288,6 +289,15 @@ def frame_urls(page) -> list[str]:
     return [frame.url for frame in page.frames[1:]]
 
 
+def frames_become(page, expected: list[str], timeout: float = 30) -> list[str]:
+    """The child frames' URLs once they are `expected` (a refused frame turns into Chromium's error page a
+    moment after "load", later on a busy machine); what they are at the timeout otherwise."""
+    deadline = time.monotonic() + timeout
+    while frame_urls(page) != expected and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # lets Playwright process the frames' navigation events
+    return frame_urls(page)
+
+
 def test_only_the_configured_origin_may_frame_myapps_pages_and_nothing_else_is_framed(page, embedded, foreign_host):
     app_url = f"http://localhost:{embedded.port}/myapps/user.htm?name=presence-heartbeat"
     admin_url = f"http://localhost:{embedded.port}/admin/login/"
@@ -304,8 +314,8 @@ def test_only_the_configured_origin_may_frame_myapps_pages_and_nothing_else_is_f
     # Another origin may frame neither (Chromium shows its error page in place of a refused frame).
     origin, pages = foreign_host
     pages["/"] = f'<iframe src="{app_url}"></iframe><iframe src="{admin_url}"></iframe>'.encode()
-    page.goto(origin + "/")  # "load" waits for both frames
-    assert frame_urls(page) == [refused, refused]
+    page.goto(origin + "/")
+    assert frames_become(page, [refused, refused]) == [refused, refused]
     with urlopen(app_url) as response:  # what refused it: the page itself is served, with its policy
         assert response.status == 200
         assert response.headers["Content-Security-Policy"] == (
