@@ -225,19 +225,19 @@ BROKEN = [
     pytest.param(
         "event_rules.0.weekdays",
         [True],
-        "event_rules[0].weekdays[0]: must be a whole number",
+        "event_rules[0].weekdays[0]: A valid integer is required.",
         id="a_weekday_that_is_a_boolean",
     ),
     pytest.param(
         "event_rules.0.start_time",
         "7 am",
-        "event_rules[0].start_time: '7 am' is not a time like 07:30",
+        "event_rules[0].start_time: Time has wrong format. Use one of these formats instead: hh:mm, hh:mm:ss.",
         id="a_time_that_is_no_time",
     ),
     pytest.param(
         "event_rules.0.end_time",
         "25:00",
-        "event_rules[0].end_time: '25:00' is not a time like 07:30",
+        "event_rules[0].end_time: Time has wrong format. Use one of these formats instead: hh:mm, hh:mm:ss.",
         id="an_hour_that_does_not_exist",
     ),
     pytest.param(
@@ -273,22 +273,27 @@ BROKEN = [
     pytest.param(
         "presets.0.show_on_user_page",
         "yes",
-        "presets[0].show_on_user_page: must be true or false",
+        "presets[0].show_on_user_page: Must be a valid boolean.",
         id="a_boolean_that_is_a_string",
     ),
     pytest.param("presets.0.colour", "#ffd063", "presets[0].colour: unknown key", id="an_unknown_preset_key"),
-    pytest.param("presets.0.name", DELETE, "presets[0].name: is required", id="a_preset_without_name"),
-    pytest.param("presets.0", "Available", "presets[0]: must be an object", id="a_preset_that_is_no_object"),
+    pytest.param("presets.0.name", DELETE, "presets[0].name: This field is required.", id="a_preset_without_name"),
+    pytest.param(
+        "presets.0",
+        "Available",
+        "presets[0]: Invalid data. Expected a dictionary, but got str.",
+        id="a_preset_that_is_no_object",
+    ),
     pytest.param(
         "override_rules.0.activities",
         "away",
-        "override_rules[0].activities: must be a list",
+        'override_rules[0].activities: Expected a list of items but got type "str".',
         id="activities_that_are_no_list",
     ),
     pytest.param(
         "override_rules.0.activities",
         ["away", 3],
-        "override_rules[0].activities[1]: must be a string",
+        "override_rules[0].activities[1]: Not a valid string.",
         id="an_activity_that_is_no_string",
     ),
     pytest.param(
@@ -326,13 +331,15 @@ BROKEN = [
     pytest.param(
         "settings.debounce_seconds",
         "5",
-        "settings.debounce_seconds: must be a whole number",
+        "settings.debounce_seconds: A valid integer is required.",
         id="a_setting_of_the_wrong_type",
     ),
     pytest.param("settings.colour_scheme", "dark", "settings.colour_scheme: unknown key", id="an_unknown_setting"),
     pytest.param("comment", "hello", "comment: unknown key", id="an_unknown_top_level_key"),
-    pytest.param("event_rules", DELETE, "event_rules: is required", id="a_missing_section"),
-    pytest.param("presets", {}, "presets: must be a list", id="a_section_that_is_no_list"),
+    pytest.param("event_rules", DELETE, "event_rules: This field is required.", id="a_missing_section"),
+    pytest.param(
+        "presets", {}, 'presets: Expected a list of items but got type "dict".', id="a_section_that_is_no_list"
+    ),
     pytest.param("format", "something-else", "format: must be 'presence-heartbeat-config'", id="another_format"),
     pytest.param("version", 2, "version: this service reads version 1, not 2", id="a_newer_version"),
 ]
