@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from presence.configio import FORMAT, dump_config, export_config
 from presence.models import EventRule, OverrideRule, Preset, ServiceSettings
@@ -433,3 +434,17 @@ def test_a_lone_surrogate_is_refused_by_the_dry_run_and_the_import_alike(
         assert where in problems and "lone surrogate" in problems
         assert "\ud800" not in problems  # a terminal could not even print it
     assert export(tmp_path) == before
+
+
+def test_it_reports_in_english_whatever_language_is_active(exported: dict, tmp_path: Path) -> None:
+    """importconfig's output is for the command line and scripts: DRF's and Django's messages stay English."""
+    exported["settings"]["debounce_seconds"] = "5"
+    exported["event_rules"][0]["action"] = "wave"
+
+    with translation.override("de"):
+        with pytest.raises(CommandError) as raised:
+            import_file(write(tmp_path, exported))
+        assert translation.get_language() == "de"  # the caller's language is left as it was
+
+    assert "settings.debounce_seconds: A valid integer is required." in str(raised.value)
+    assert "event_rules[0].action: Value 'wave' is not a valid choice." in str(raised.value)
