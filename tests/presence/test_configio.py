@@ -178,6 +178,17 @@ def test_it_fills_in_defaults_for_keys_left_out(exported: dict, tmp_path: Path) 
     assert ServiceSettings.current().key_rotation_days == 180
 
 
+def test_every_setting_travels_in_the_file(exported: dict) -> None:
+    editable = {f.name for f in ServiceSettings._meta.concrete_fields if f.editable and not f.primary_key}
+    assert set(exported["settings"]) == editable
+
+
+def test_it_keeps_text_as_it_stands(exported: dict, tmp_path: Path) -> None:
+    exported["presets"][0]["note"] = "  Back at 3 "
+    import_file(write(tmp_path, exported))
+    assert Preset.objects.get(name="Available").note == "  Back at 3 "
+
+
 # --- a broken file changes nothing and says where it is broken -----------------------------------------------
 
 
@@ -385,6 +396,35 @@ def test_it_lists_every_problem_at_once(exported: dict, tmp_path: Path) -> None:
 
     lines = str(raised.value).splitlines()
     assert len([x for x in lines if x.startswith("  ")]) == 3
+
+
+def test_it_lists_a_repeated_name_with_the_other_problems(exported: dict, tmp_path: Path) -> None:
+    exported["presets"][0]["color"] = "red"
+    exported["presets"][2]["name"] = exported["presets"][1]["name"]
+    exported["event_rules"][1]["event"] = exported["event_rules"][0]["event"]
+
+    with pytest.raises(CommandError) as raised:
+        import_file(write(tmp_path, exported))
+
+    problems = str(raised.value).split("\n", 1)[1]
+    assert "presets[0].color: Use a colour like #ffd063." in problems
+    assert f"presets[2].name: '{exported['presets'][1]['name']}' is already presets[1]" in problems
+    assert "event_rules[1].event:" in problems and "already has a rule at event_rules[0]" in problems
+
+
+def test_a_rule_naming_a_preset_with_a_problem_of_its_own_is_not_blamed_for_it(exported: dict, tmp_path: Path) -> None:
+    """The preset is in the file; only its own problem is listed (not 'unknown preset' at every rule naming it)."""
+    named = exported["event_rules"][0]["preset"]
+    preset = next(p for p in exported["presets"] if p["name"] == named)
+    preset["colour"] = "#ffd063"
+
+    with pytest.raises(CommandError) as raised:
+        import_file(write(tmp_path, exported))
+
+    assert str(raised.value).splitlines()[1:] == [
+        f"  presets[{exported['presets'].index(preset)}].colour: unknown key "
+        "(expected one of: name, activity, note, color, show_on_user_page)"
+    ]
 
 
 def test_it_refuses_a_file_that_is_not_an_object(db, tmp_path: Path) -> None:
