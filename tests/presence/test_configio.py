@@ -288,6 +288,9 @@ BROKEN = [
         "presets[0].show_on_user_page: Must be a valid boolean.",
         id="a_boolean_that_is_a_string",
     ),
+    pytest.param(  # the dry run said yes, and PostgreSQL then refused the write (a DataError)
+        "presets.0.note", "On holiday\x00", "presets[0].note: Null characters are not allowed.", id="a_nul_character"
+    ),
     pytest.param("presets.0.colour", "#ffd063", "presets[0].colour: unknown key", id="an_unknown_preset_key"),
     pytest.param("presets.0.name", DELETE, "presets[0].name: This field is required.", id="a_preset_without_name"),
     pytest.param(
