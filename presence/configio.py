@@ -116,8 +116,8 @@ def each_day_once(days: list[int]) -> None:
 
 
 def full_clean(instance: M, skip: tuple[str, ...] = (), **also: str | None) -> M:
-    """The instance, once the model's own validation (lengths, choices, validators, clean()) and the
-    problems in `also` (by field) found nothing; a field in `skip` the serializer checks in its own terms."""
+    """The instance, once neither the model's own validation (lengths, choices, validators, clean()) nor
+    `also` (a problem by field, or None) found a problem. The serializer checks `skip` in its own terms."""
     problems: dict[str, list[str]] = {}
     try:
         instance.full_clean(exclude=skip, validate_unique=False, validate_constraints=False)
@@ -194,9 +194,8 @@ class EventRuleSerializer(JsonObject):
         name = attrs.pop("preset", None)
         rule = EventRule(**attrs)
         missing = rule.action == EventRule.Action.PRESET and name is None
-        return full_clean(
-            rule, ("preset",), preset="is required when the action is 'preset'" if missing else None
-        ), name
+        problem = "is required when the action is 'preset'" if missing else None
+        return full_clean(rule, skip=("preset",), preset=problem), name
 
 
 class OverrideRuleSerializer(JsonObject):
@@ -211,7 +210,7 @@ class OverrideRuleSerializer(JsonObject):
     def validate(self, attrs: dict[str, Any]) -> OverrideRule:
         rule = OverrideRule(**attrs)
         problem = regex_error(rule.note_pattern) if rule.note_match == OverrideRule.NoteMatch.REGEX else None
-        return full_clean(rule, note_pattern=problem and f"not a valid regular expression: {problem}")
+        return full_clean(rule, note_pattern=f"not a valid regular expression: {problem}" if problem else None)
 
 
 class ConfigSerializer(JsonObject):
