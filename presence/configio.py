@@ -2,30 +2,40 @@
 
 Import validates the whole document before it touches the database and then replaces the
 configuration in one transaction, so a broken file changes nothing. Errors name the place
-(`event_rules[2].preset: unknown preset 'Awy'`). The format is documented in docs/configuration.md.
+(`event_rules[2].preset: unknown preset 'Awy'`). The format is documented in docs/configuration.md;
+the serializers below define it, for export and import alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.settings import api_settings
 
 from presence.engine import regex_error
-from presence.models import EventRule, OverrideRule, Preset, ServiceSettings, event_name_validator
+from presence.models import (
+    EventRule,
+    OverrideRule,
+    Preset,
+    ServiceSettings,
+    activity_validator,
+    event_name_validator,
+)
 
 FORMAT = "presence-heartbeat-config"
 VERSION = 1
-TOP_LEVEL_KEYS = ("format", "version", "settings", "presets", "event_rules", "override_rules")
-ACTIVITY = re.compile(r"^([a-z][a-z-]{0,31})?$")
-TIME = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
 # A rule for the heartbeat event could never act: a heartbeat changes no presence.
 UNRULED_EVENTS = ("heartbeat",)
+M = TypeVar("M", bound=models.Model)
 
 
 class ConfigError(Exception):
@@ -36,74 +46,206 @@ class ConfigError(Exception):
         self.errors = errors
 
 
+# ---------------------------------------------------------------------------------------------- format
+
+
+class JsonTyped(serializers.Field):
+    """DRF reads "5" as 5, "yes" as true and 5 as "5"; a configuration file means what it says."""
+
+    json_type: type = object
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, self.json_type) or (isinstance(data, bool) and self.json_type is not bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Bool(JsonTyped, serializers.BooleanField):
+    json_type = bool
+
+
+class Int(JsonTyped, serializers.IntegerField):
+    json_type = int
+
+
+class Text(JsonTyped, serializers.CharField):
+    """A string as it stands: no trimming, blank allowed (the model says where it is not)."""
+
+    json_type = str
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_blank=True, trim_whitespace=False, **kwargs)
+
+
+class PresetName(Text):
+    """A preset, by its name in the same file (the context's `preset_names`: None when there is no list)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        name = super().to_internal_value(data)
+        names = self.context["preset_names"]
+        if names is not None and name not in names:
+            raise ValidationError(f"unknown preset '{name}'")
+        return name
+
+    def to_representation(self, value: Preset) -> str:
+        return value.name
+
+
+class ClockTime(serializers.TimeField):
+    """ "07:30" or "07:30:15", written back the same way."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(input_formats=["%H:%M", "%H:%M:%S"], required=False, allow_null=True, **kwargs)
+
+    def to_representation(self, value: dt.time) -> str:
+        return value.strftime("%H:%M:%S" if value.second else "%H:%M")
+
+
+ACTIVITY = RegexValidator(
+    activity_validator.regex,
+    "'%(value)s' is not an activity: use \"\" (available), away, busy, dnd or another lower-case RFC 4480 activity",
+)
+EVENT_NAME = RegexValidator(event_name_validator.regex, "'%(value)s': " + event_name_validator.message)
+NOT_A_WEEKDAY = "%(value)s is not a weekday (0 = Monday … 6 = Sunday)"
+WEEKDAY = [MinValueValidator(0, NOT_A_WEEKDAY), MaxValueValidator(6, NOT_A_WEEKDAY)]
+
+
+def each_day_once(days: list[int]) -> None:
+    if len(set(days)) != len(days):
+        raise ValidationError("names a day twice")
+
+
+def full_clean(instance: M, skip: tuple[str, ...] = (), **also: str | None) -> M:
+    """The instance, once neither the model's own validation (lengths, choices, validators, clean()) nor
+    `also` (a problem by field, or None) found a problem. The serializer checks `skip` in its own terms."""
+    problems: dict[str, list[str]] = {}
+    try:
+        instance.full_clean(exclude=skip, validate_unique=False, validate_constraints=False)
+    except DjangoValidationError as exc:
+        problems = {name: messages for name, messages in exc.message_dict.items() if name not in skip}
+    for name, message in also.items():
+        if message:
+            problems.setdefault(name, []).append(message)
+    if problems:
+        raise ValidationError(problems)
+    return instance
+
+
+class JsonObject(serializers.Serializer):
+    """An object of the file: keys left out take the model's default; unknown keys are refused (a
+    misspelt key would otherwise be ignored)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        expected = ", ".join(self.fields)
+        keys = data if isinstance(data, dict) else {}
+        unknown = {key: [f"unknown key (expected one of: {expected})"] for key in keys if key not in self.fields}
+        try:
+            value = super().to_internal_value(data)
+        except ValidationError as exc:
+            raise ValidationError({**unknown, **exc.detail}) from None
+        if unknown:
+            raise ValidationError(unknown)
+        return value
+
+
+class SettingsSerializer(JsonObject):
+    strip_domain = Bool(required=False)
+    manual_wins = Bool(required=False)
+    debounce_seconds = Int(required=False)
+    heartbeat_timeout_minutes = Int(required=False)
+    offer_user_page = Bool(required=False)
+    key_rotation_days = Int(required=False)
+    trigger_retention_days = Int(required=False)
+    restore_fallback = PresetName(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Every setting, those left out at their default (so that older exports stay importable)."""
+        fallback = attrs.pop("restore_fallback", None)
+        settings = full_clean(ServiceSettings(**attrs))
+        return {name: getattr(settings, name) for name in self.fields} | {"restore_fallback": fallback}
+
+
+class PresetSerializer(JsonObject):
+    name = Text()
+    activity = Text(required=False, validators=[ACTIVITY])
+    note = Text(required=False)
+    color = Text(required=False)
+    show_on_user_page = Bool(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> Preset:
+        return full_clean(Preset(**attrs))
+
+
+class EventRuleSerializer(JsonObject):
+    event = Text()
+    action = Text(required=False)
+    preset = PresetName(required=False, allow_null=True)
+    weekdays = serializers.ListField(child=Int(validators=WEEKDAY), validators=[each_day_once], required=False)
+    start_time = ClockTime()
+    end_time = ClockTime()
+
+    def validate_event(self, event: str) -> str:
+        if event in UNRULED_EVENTS:
+            raise ValidationError("a heartbeat changes no presence; use heartbeat-lost")
+        return event
+
+    def validate(self, attrs: dict[str, Any]) -> tuple[EventRule, str | None]:
+        """The rule, and the name of the preset it sets (resolved when the presets are written)."""
+        name = attrs.pop("preset", None)
+        rule = EventRule(**attrs)
+        missing = rule.action == EventRule.Action.PRESET and name is None
+        problem = "is required when the action is 'preset'" if missing else None
+        return full_clean(rule, skip=("preset",), preset=problem), name
+
+
+class OverrideRuleSerializer(JsonObject):
+    name = Text(required=False)
+    activities = serializers.ListField(child=Text(validators=[ACTIVITY]))
+    note_match = Text(required=False)
+    note_pattern = Text(required=False)
+    events = serializers.ListField(child=Text(validators=[EVENT_NAME]), required=False)
+    decision = Text(required=False)
+    enabled = Bool(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> OverrideRule:
+        rule = OverrideRule(**attrs)
+        problem = regex_error(rule.note_pattern) if rule.note_match == OverrideRule.NoteMatch.REGEX else None
+        return full_clean(rule, note_pattern=f"not a valid regular expression: {problem}" if problem else None)
+
+
+class ConfigSerializer(JsonObject):
+    format = Text()
+    version = Int()
+    settings = SettingsSerializer()
+    presets = PresetSerializer(many=True)
+    event_rules = EventRuleSerializer(many=True)
+    override_rules = OverrideRuleSerializer(many=True)
+
+    def validate_format(self, value: str) -> str:
+        if value != FORMAT:
+            raise ValidationError(f"must be '{FORMAT}'")
+        return value
+
+    def validate_version(self, value: int) -> int:
+        if value != VERSION:
+            raise ValidationError(f"this service reads version {VERSION}, not {value}")
+        return value
+
+
 # ---------------------------------------------------------------------------------------------- export
-
-
-def _settings_fields() -> dict[str, type]:
-    """The ServiceSettings fields that travel in the file, with their JSON type."""
-    kinds: dict[str, type] = {}
-    for f in ServiceSettings._meta.concrete_fields:
-        if f.primary_key or not f.editable:
-            continue
-        if isinstance(f, models.BooleanField):
-            kinds[f.name] = bool
-        elif isinstance(f, models.IntegerField):
-            kinds[f.name] = int
-        elif isinstance(f, models.CharField | models.TextField):
-            kinds[f.name] = str
-    return kinds
-
-
-def _time_text(value: dt.time | None) -> str | None:
-    if value is None:
-        return None
-    return value.strftime("%H:%M:%S" if value.second else "%H:%M")
 
 
 def export_config() -> dict[str, Any]:
     """The current configuration as a JSON-ready dict; list order is the order that matters."""
-    current = ServiceSettings.current()
-    return {
+    document = {
         "format": FORMAT,
         "version": VERSION,
-        "settings": {
-            **{name: getattr(current, name) for name in _settings_fields()},
-            "restore_fallback": current.restore_fallback.name if current.restore_fallback else None,
-        },
-        "presets": [
-            {
-                "name": p.name,
-                "activity": p.activity,
-                "note": p.note,
-                "color": p.color,
-                "show_on_user_page": p.show_on_user_page,
-            }
-            for p in Preset.objects.order_by("order", "name")
-        ],
-        "event_rules": [
-            {
-                "event": r.event,
-                "action": r.action,
-                "preset": r.preset.name if r.preset else None,
-                "weekdays": list(r.weekdays or []),
-                "start_time": _time_text(r.start_time),
-                "end_time": _time_text(r.end_time),
-            }
-            for r in EventRule.objects.select_related("preset").order_by("event")
-        ],
-        "override_rules": [
-            {
-                "name": r.name,
-                "activities": list(r.activities or []),
-                "note_match": r.note_match,
-                "note_pattern": r.note_pattern,
-                "events": list(r.events or []),
-                "decision": r.decision,
-                "enabled": r.enabled,
-            }
-            for r in OverrideRule.objects.order_by("order", "id")
-        ],
+        "settings": ServiceSettings.current(),
+        "presets": Preset.objects.order_by("order", "name"),
+        "event_rules": EventRule.objects.select_related("preset").order_by("event"),
+        "override_rules": OverrideRule.objects.order_by("order", "id"),
     }
+    return ConfigSerializer(document).data
 
 
 def dump_config(config: dict[str, Any]) -> str:
@@ -111,54 +253,6 @@ def dump_config(config: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------ validation
-
-
-@dataclass(frozen=True)
-class Key:
-    """One key of an item: the JSON types it accepts and its value when missing (required if no default)."""
-
-    types: tuple[type, ...]
-    default: Any = ...
-    item: type | None = None  # for lists: the type of each element
-
-    @property
-    def required(self) -> bool:
-        return self.default is ...
-
-
-_NONE = type(None)
-PRESET_KEYS = {
-    "name": Key((str,)),
-    "activity": Key((str,), ""),
-    "note": Key((str,), ""),
-    "color": Key((str,), ""),
-    "show_on_user_page": Key((bool,), False),
-}
-EVENT_RULE_KEYS = {
-    "event": Key((str,)),
-    "action": Key((str,), "preset"),
-    "preset": Key((str, _NONE), None),
-    "weekdays": Key((list,), [], item=int),
-    "start_time": Key((str, _NONE), None),
-    "end_time": Key((str, _NONE), None),
-}
-OVERRIDE_RULE_KEYS = {
-    "name": Key((str,), ""),
-    "activities": Key((list,), item=str),
-    "note_match": Key((str,), "any"),
-    "note_pattern": Key((str,), ""),
-    "events": Key((list,), [], item=str),
-    "decision": Key((str,), "protect"),
-    "enabled": Key((bool,), True),
-}
-TYPE_WORDS = {str: "a string", bool: "true or false", int: "a whole number", list: "a list", _NONE: "null"}
-
-
-def _is(value: Any, kind: type) -> bool:
-    # JSON true is a Python int too; a weekday or a count must not be true.
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
 
 
 @dataclass
@@ -169,75 +263,6 @@ class Validated:
     presets: list[Preset]
     event_rules: list[tuple[EventRule, str | None]]  # with the preset name it refers to
     override_rules: list[OverrideRule]
-
-
-@dataclass
-class Checker:
-    errors: list[str] = field(default_factory=list)
-
-    def add(self, path: str, message: str) -> None:
-        self.errors.append(f"{path}: {message}")
-
-    def item(self, path: str, value: Any, keys: dict[str, Key]) -> dict[str, Any] | None:
-        """The item's values with defaults filled in, or None when its shape is wrong."""
-        if not isinstance(value, dict):
-            self.add(path, "must be an object")
-            return None
-        ok = True
-        for key in value:
-            if key not in keys:
-                self.add(f"{path}.{key}", f"unknown key (expected one of: {', '.join(keys)})")
-                ok = False
-        values: dict[str, Any] = {}
-        for key, spec in keys.items():
-            if key not in value:
-                if spec.required:
-                    self.add(f"{path}.{key}", "is required")
-                    ok = False
-                values[key] = list(spec.default) if isinstance(spec.default, list) else spec.default
-                continue
-            got = value[key]
-            if not any(_is(got, t) for t in spec.types):
-                self.add(f"{path}.{key}", "must be " + " or ".join(TYPE_WORDS[t] for t in spec.types))
-                ok = False
-            elif spec.item is not None:
-                for i, element in enumerate(got):
-                    if not _is(element, spec.item):
-                        self.add(f"{path}.{key}[{i}]", f"must be {TYPE_WORDS[spec.item]}")
-                        ok = False
-            values[key] = got
-        return values if ok else None
-
-    def model(self, path: str, instance: models.Model, exclude: list[str] | None = None) -> None:
-        """The model's own validation (field lengths, choices, validators), with paths."""
-        try:
-            instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
-        except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
-                if exclude and name in exclude:
-                    continue  # checked here with the file's own terms (like a ModelForm's excluded fields)
-                where = path if name == NON_FIELD_ERRORS else f"{path}.{name}"
-                for message in messages:
-                    self.add(where, message)
-
-    def time(self, path: str, value: str | None) -> dt.time | None:
-        if value is None:
-            return None
-        try:
-            if not TIME.match(value):
-                raise ValueError
-            return dt.time.fromisoformat(value)
-        except ValueError:
-            self.add(path, f"'{value}' is not a time like 07:30")
-            return None
-
-    def activity(self, path: str, value: str) -> None:
-        if not ACTIVITY.match(value):
-            self.add(
-                path,
-                f"'{value}' is not an activity: use \"\" (available), away, busy, dnd or another "
-                "lower-case RFC 4480 activity",
-            )
 
 
 def parse_config(text: str, source: str = "input") -> Any:
@@ -295,124 +320,52 @@ def plain_json_problems(data: Any) -> list[str]:
 
 def validate_config(data: Any) -> Validated:
     """Check every part of the document; raise ConfigError listing all problems."""
-    check = Checker()
     if not isinstance(data, dict):
         raise ConfigError(["the file must hold one JSON object"])
-    for key in data:
-        if key not in TOP_LEVEL_KEYS:
-            check.add(key, f"unknown key (expected: {', '.join(TOP_LEVEL_KEYS)})")
-    for key in TOP_LEVEL_KEYS:
-        if key not in data:
-            check.add(key, "is required")
-    if "format" in data and data["format"] != FORMAT:
-        check.add("format", f"must be '{FORMAT}'")
-    if "version" in data and (not _is(data["version"], int) or data["version"] != VERSION):
-        check.add("version", f"this service reads version {VERSION}, not {data['version']!r}")
-    for key in ("presets", "event_rules", "override_rules"):
-        if key in data and not isinstance(data[key], list):
-            check.add(key, "must be a list")
-    if check.errors:
-        raise ConfigError(check.errors)
-
-    settings = _validate_settings(check, data["settings"])
-    presets = _validate_presets(check, data["presets"])
-    fallback = settings.get("restore_fallback")
-    if fallback is not None and fallback not in {p.name for p in presets}:
-        check.add("settings.restore_fallback", f"unknown preset '{fallback}'")
-    event_rules = _validate_event_rules(check, data["event_rules"], {p.name for p in presets})
-    override_rules = _validate_override_rules(check, data["override_rules"])
-    if check.errors:
-        raise ConfigError(check.errors)
-    return Validated(settings, presets, event_rules, override_rules)
+    presets = data.get("presets")
+    names = [p.get("name") if isinstance(p, dict) else None for p in presets] if isinstance(presets, list) else None
+    config = ConfigSerializer(data=data, context={"preset_names": names})
+    problems = [] if config.is_valid() else error_lines(config.errors)
+    # Across items, checked on the file as it stands: so they are listed with the items' own problems.
+    problems += repeats(data, "presets", "name", "is already")
+    problems += repeats(data, "event_rules", "event", "already has a rule at")
+    if problems:
+        raise ConfigError(problems)
+    valid = config.validated_data
+    presets, override_rules = valid["presets"], valid["override_rules"]
+    for items in (presets, override_rules):  # the position in the list is the order
+        for i, item in enumerate(items):
+            item.order = (i + 1) * 10
+    return Validated(valid["settings"], presets, valid["event_rules"], override_rules)
 
 
-def _validate_settings(check: Checker, value: Any) -> dict[str, Any]:
-    kinds = _settings_fields()
-    # Settings missing from the file take their defaults, so older exports stay importable.
-    defaults = ServiceSettings()
-    keys = {name: Key((kind,), getattr(defaults, name)) for name, kind in kinds.items()}
-    keys["restore_fallback"] = Key((str, _NONE), None)
-    values = check.item("settings", value, keys)
-    if values is None:
-        return {}
-    fields = {name: v for name, v in values.items() if name != "restore_fallback"}
-    check.model("settings", ServiceSettings(pk=1, **fields))
-    return values
+def repeats(data: dict[str, Any], section: str, key: str, words: str) -> list[str]:
+    """Each item of `section` whose `key` repeats an earlier item's: `presets[3].name: 'Away' is already presets[1]`."""
+    items = data.get(section)
+    first: dict[str, int] = {}
+    found: list[str] = []
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        name = item.get(key) if isinstance(item, dict) else None
+        if isinstance(name, str) and name in first:
+            found.append(f"{section}[{i}].{key}: '{name}' {words} {section}[{first[name]}]")
+        elif isinstance(name, str):
+            first[name] = i
+    return found
 
 
-def _validate_presets(check: Checker, items: list[Any]) -> list[Preset]:
-    presets: list[Preset] = []
-    seen: dict[str, int] = {}
-    for i, item in enumerate(items):
-        path = f"presets[{i}]"
-        values = check.item(path, item, PRESET_KEYS)
-        if values is None:
-            continue
-        preset = Preset(order=(i + 1) * 10, **values)
-        check.model(path, preset)
-        check.activity(f"{path}.activity", preset.activity)
-        if preset.name in seen:
-            check.add(f"{path}.name", f"'{preset.name}' is already presets[{seen[preset.name]}]")
-        seen.setdefault(preset.name, i)
-        presets.append(preset)
-    return presets
-
-
-def _validate_event_rules(
-    check: Checker, items: list[Any], preset_names: set[str]
-) -> list[tuple[EventRule, str | None]]:
-    rules: list[tuple[EventRule, str | None]] = []
-    seen: dict[str, int] = {}
-    for i, item in enumerate(items):
-        path = f"event_rules[{i}]"
-        values = check.item(path, item, EVENT_RULE_KEYS)
-        if values is None:
-            continue
-        preset_name = values.pop("preset")
-        start = check.time(f"{path}.start_time", values.pop("start_time"))
-        end = check.time(f"{path}.end_time", values.pop("end_time"))
-        rule = EventRule(start_time=start, end_time=end, **values)
-        check.model(path, rule, exclude=["preset"])
-        if rule.event in UNRULED_EVENTS:
-            check.add(f"{path}.event", "a heartbeat changes no presence; use heartbeat-lost")
-        if rule.event in seen:
-            check.add(f"{path}.event", f"'{rule.event}' already has a rule at event_rules[{seen[rule.event]}]")
-        seen.setdefault(rule.event, i)
-        for j, day in enumerate(rule.weekdays):
-            if not 0 <= day <= 6:
-                check.add(f"{path}.weekdays[{j}]", f"{day} is not a weekday (0 = Monday … 6 = Sunday)")
-        if len(set(rule.weekdays)) != len(rule.weekdays):
-            check.add(f"{path}.weekdays", "names a day twice")
-        if preset_name is not None and preset_name not in preset_names:
-            check.add(f"{path}.preset", f"unknown preset '{preset_name}'")
-        if rule.action == EventRule.Action.PRESET and preset_name is None:
-            check.add(f"{path}.preset", "is required when the action is 'preset'")
-        rules.append((rule, preset_name))
-    return rules
-
-
-def _validate_override_rules(check: Checker, items: list[Any]) -> list[OverrideRule]:
-    rules: list[OverrideRule] = []
-    for i, item in enumerate(items):
-        path = f"override_rules[{i}]"
-        values = check.item(path, item, OVERRIDE_RULE_KEYS)
-        if values is None:
-            continue
-        rule = OverrideRule(order=(i + 1) * 10, **values)
-        check.model(path, rule)
-        for j, activity in enumerate(rule.activities):
-            check.activity(f"{path}.activities[{j}]", activity)
-        for j, event in enumerate(rule.events):
-            try:
-                event_name_validator(event)
-            except ValidationError as exc:
-                check.add(f"{path}.events[{j}]", f"'{event}': {exc.messages[0]}")
-        if rule.note_match == OverrideRule.NoteMatch.REGEX:
-            problem = regex_error(rule.note_pattern)
-            if problem:
-                check.add(f"{path}.note_pattern", f"not a valid regular expression: {problem}")
-        rules.append(rule)
-    return rules
+def error_lines(detail: Any, path: str = "") -> list[str]:
+    """DRF's nested errors as lines that name their place: `event_rules[2].preset: unknown preset 'Awy'`."""
+    if isinstance(detail, list) and all(isinstance(message, str) for message in detail):
+        return [f"{path}: {message}" for message in detail]
+    lines: list[str] = []
+    for key, value in detail.items() if isinstance(detail, dict) else enumerate(detail):
+        if isinstance(key, int):
+            lines += error_lines(value, f"{path}[{key}]")
+        elif key in (NON_FIELD_ERRORS, api_settings.NON_FIELD_ERRORS_KEY):
+            lines += error_lines(value, path)
+        else:
+            lines += error_lines(value, f"{path}.{key}" if path else key)
+    return lines
 
 
 # ------------------------------------------------------------------------------------------------ import
@@ -486,8 +439,7 @@ def plan_import(valid: Validated) -> ImportPlan:
     )
 
     current = ServiceSettings.objects.filter(pk=1).first() or ServiceSettings()
-    now = {name: getattr(current, name) for name in _settings_fields()}
-    now["restore_fallback"] = current.restore_fallback.name if current.restore_fallback else None
+    now = SettingsSerializer(current).data
     settings = [f"{name} {now[name]!r} → {value!r}" for name, value in valid.settings.items() if now[name] != value]
     return ImportPlan(presets, rules, overrides, settings)
 

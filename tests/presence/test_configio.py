@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from presence.configio import FORMAT, dump_config, export_config
 from presence.models import EventRule, OverrideRule, Preset, ServiceSettings
@@ -177,6 +178,17 @@ def test_it_fills_in_defaults_for_keys_left_out(exported: dict, tmp_path: Path) 
     assert ServiceSettings.current().key_rotation_days == 180
 
 
+def test_every_setting_travels_in_the_file(exported: dict) -> None:
+    editable = {f.name for f in ServiceSettings._meta.concrete_fields if f.editable and not f.primary_key}
+    assert set(exported["settings"]) == editable
+
+
+def test_it_keeps_text_as_it_stands(exported: dict, tmp_path: Path) -> None:
+    exported["presets"][0]["note"] = "  Back at 3 "
+    import_file(write(tmp_path, exported))
+    assert Preset.objects.get(name="Available").note == "  Back at 3 "
+
+
 # --- a broken file changes nothing and says where it is broken -----------------------------------------------
 
 
@@ -225,19 +237,19 @@ BROKEN = [
     pytest.param(
         "event_rules.0.weekdays",
         [True],
-        "event_rules[0].weekdays[0]: must be a whole number",
+        "event_rules[0].weekdays[0]: A valid integer is required.",
         id="a_weekday_that_is_a_boolean",
     ),
     pytest.param(
         "event_rules.0.start_time",
         "7 am",
-        "event_rules[0].start_time: '7 am' is not a time like 07:30",
+        "event_rules[0].start_time: Time has wrong format. Use one of these formats instead: hh:mm, hh:mm:ss.",
         id="a_time_that_is_no_time",
     ),
     pytest.param(
         "event_rules.0.end_time",
         "25:00",
-        "event_rules[0].end_time: '25:00' is not a time like 07:30",
+        "event_rules[0].end_time: Time has wrong format. Use one of these formats instead: hh:mm, hh:mm:ss.",
         id="an_hour_that_does_not_exist",
     ),
     pytest.param(
@@ -273,22 +285,30 @@ BROKEN = [
     pytest.param(
         "presets.0.show_on_user_page",
         "yes",
-        "presets[0].show_on_user_page: must be true or false",
+        "presets[0].show_on_user_page: Must be a valid boolean.",
         id="a_boolean_that_is_a_string",
     ),
+    pytest.param(  # the dry run said yes, and PostgreSQL then refused the write (a DataError)
+        "presets.0.note", "On holiday\x00", "presets[0].note: Null characters are not allowed.", id="a_nul_character"
+    ),
     pytest.param("presets.0.colour", "#ffd063", "presets[0].colour: unknown key", id="an_unknown_preset_key"),
-    pytest.param("presets.0.name", DELETE, "presets[0].name: is required", id="a_preset_without_name"),
-    pytest.param("presets.0", "Available", "presets[0]: must be an object", id="a_preset_that_is_no_object"),
+    pytest.param("presets.0.name", DELETE, "presets[0].name: This field is required.", id="a_preset_without_name"),
+    pytest.param(
+        "presets.0",
+        "Available",
+        "presets[0]: Invalid data. Expected a dictionary, but got str.",
+        id="a_preset_that_is_no_object",
+    ),
     pytest.param(
         "override_rules.0.activities",
         "away",
-        "override_rules[0].activities: must be a list",
+        'override_rules[0].activities: Expected a list of items but got type "str".',
         id="activities_that_are_no_list",
     ),
     pytest.param(
         "override_rules.0.activities",
         ["away", 3],
-        "override_rules[0].activities[1]: must be a string",
+        "override_rules[0].activities[1]: Not a valid string.",
         id="an_activity_that_is_no_string",
     ),
     pytest.param(
@@ -326,13 +346,15 @@ BROKEN = [
     pytest.param(
         "settings.debounce_seconds",
         "5",
-        "settings.debounce_seconds: must be a whole number",
+        "settings.debounce_seconds: A valid integer is required.",
         id="a_setting_of_the_wrong_type",
     ),
     pytest.param("settings.colour_scheme", "dark", "settings.colour_scheme: unknown key", id="an_unknown_setting"),
     pytest.param("comment", "hello", "comment: unknown key", id="an_unknown_top_level_key"),
-    pytest.param("event_rules", DELETE, "event_rules: is required", id="a_missing_section"),
-    pytest.param("presets", {}, "presets: must be a list", id="a_section_that_is_no_list"),
+    pytest.param("event_rules", DELETE, "event_rules: This field is required.", id="a_missing_section"),
+    pytest.param(
+        "presets", {}, 'presets: Expected a list of items but got type "dict".', id="a_section_that_is_no_list"
+    ),
     pytest.param("format", "something-else", "format: must be 'presence-heartbeat-config'", id="another_format"),
     pytest.param("version", 2, "version: this service reads version 1, not 2", id="a_newer_version"),
 ]
@@ -377,6 +399,35 @@ def test_it_lists_every_problem_at_once(exported: dict, tmp_path: Path) -> None:
 
     lines = str(raised.value).splitlines()
     assert len([x for x in lines if x.startswith("  ")]) == 3
+
+
+def test_it_lists_a_repeated_name_with_the_other_problems(exported: dict, tmp_path: Path) -> None:
+    exported["presets"][0]["color"] = "red"
+    exported["presets"][2]["name"] = exported["presets"][1]["name"]
+    exported["event_rules"][1]["event"] = exported["event_rules"][0]["event"]
+
+    with pytest.raises(CommandError) as raised:
+        import_file(write(tmp_path, exported))
+
+    problems = str(raised.value).split("\n", 1)[1]
+    assert "presets[0].color: Use a colour like #ffd063." in problems
+    assert f"presets[2].name: '{exported['presets'][1]['name']}' is already presets[1]" in problems
+    assert "event_rules[1].event:" in problems and "already has a rule at event_rules[0]" in problems
+
+
+def test_a_rule_naming_a_preset_with_a_problem_of_its_own_is_not_blamed_for_it(exported: dict, tmp_path: Path) -> None:
+    """The preset is in the file; only its own problem is listed (not 'unknown preset' at every rule naming it)."""
+    named = exported["event_rules"][0]["preset"]
+    preset = next(p for p in exported["presets"] if p["name"] == named)
+    preset["colour"] = "#ffd063"
+
+    with pytest.raises(CommandError) as raised:
+        import_file(write(tmp_path, exported))
+
+    assert str(raised.value).splitlines()[1:] == [
+        f"  presets[{exported['presets'].index(preset)}].colour: unknown key "
+        "(expected one of: name, activity, note, color, show_on_user_page)"
+    ]
 
 
 def test_it_refuses_a_file_that_is_not_an_object(db, tmp_path: Path) -> None:
@@ -426,3 +477,17 @@ def test_a_lone_surrogate_is_refused_by_the_dry_run_and_the_import_alike(
         assert where in problems and "lone surrogate" in problems
         assert "\ud800" not in problems  # a terminal could not even print it
     assert export(tmp_path) == before
+
+
+def test_it_reports_in_english_whatever_language_is_active(exported: dict, tmp_path: Path) -> None:
+    """importconfig's output is for the command line and scripts: DRF's and Django's messages stay English."""
+    exported["settings"]["debounce_seconds"] = "5"
+    exported["event_rules"][0]["action"] = "wave"
+
+    with translation.override("de"):
+        with pytest.raises(CommandError) as raised:
+            import_file(write(tmp_path, exported))
+        assert translation.get_language() == "de"  # the caller's language is left as it was
+
+    assert "settings.debounce_seconds: A valid integer is required." in str(raised.value)
+    assert "event_rules[0].action: Value 'wave' is not a valid choice." in str(raised.value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 
 class Command(BaseCommand):
@@ -20,6 +20,7 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Validate and show what would change; change nothing."
         )
 
+    @no_translations  # machine and command-line text: the checks' messages in English, whatever is active
     def handle(self, *args, **options) -> None:
         from presence.configio import ConfigError, import_config
 
