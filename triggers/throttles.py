@@ -70,11 +70,19 @@ class Window:
 
 
 def user_ident(request) -> str | None:
-    """The (key, user) pair a POST counts against; hashed, as the value is whatever the client sent."""
-    user = request.data.get("user") if hasattr(request.data, "get") else None
-    if request.method != "POST" or not isinstance(user, str) or not user.strip():
+    """The (key, user) pair a POST counts against — (key, device) for a computer-level event sent without
+    a user; hashed, as the value is whatever the client sent."""
+    data = request.data if hasattr(request.data, "get") else {}
+    user, device = data.get("user"), data.get("device")
+    if isinstance(user, str) and user.strip():
+        who = user
+    elif isinstance(device, str) and device.strip():
+        who = "device:" + device
+    else:
         return None
-    digest = hashlib.blake2b(user.strip().lower().encode(), digest_size=12).hexdigest()
+    if request.method != "POST":
+        return None
+    digest = hashlib.blake2b(who.strip().lower().encode(), digest_size=12).hexdigest()
     return f"{request.auth.pk}:{digest}"
 
 

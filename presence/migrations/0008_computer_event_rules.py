@@ -25,7 +25,7 @@ def create_defaults(apps, schema_editor):
             "note": "Computer asleep since {time}",
             "color": "#ffd063",
             "show_on_user_page": False,
-            "order": 75,
+            "order": 90,
         },
     )
     for event, action, preset in EVENT_RULES:
