@@ -94,12 +94,15 @@ RECIPES: dict[str, Recipe] = {
     ),
     "linux": Recipe(
         os="linux",
-        title="Linux (systemd user service)",
+        title="Linux (systemd user service, system unit for startup and shutdown)",
         key_file="key",
         files=(
             RecipeFile("install.sh", "linux/install.sh", mode=0o755),
             RecipeFile("presence-heartbeat.sh", "linux/presence-heartbeat.sh", mode=0o755),
             RecipeFile("presence-heartbeat.service", "linux/presence-heartbeat.service"),
+            RecipeFile("install-computer.sh", "linux/install-computer.sh", mode=0o755),
+            RecipeFile("presence-heartbeat-computer.sh", "linux/presence-heartbeat-computer.sh", mode=0o755),
+            RecipeFile("presence-heartbeat-computer.service", "linux/presence-heartbeat-computer.service"),
             RecipeFile("key", "key.txt", mode=0o600),
             RecipeFile("README.txt", "linux/README.txt"),
         ),

@@ -29,6 +29,8 @@ URL = "https://presence.corp.example/api/v1/triggers"
 SHELL_SCRIPTS = [
     ("linux", "presence-heartbeat.sh"),
     ("linux", "install.sh"),
+    ("linux", "presence-heartbeat-computer.sh"),
+    ("linux", "install-computer.sh"),
     ("macos", "presence-heartbeat.sh"),
     ("macos", "install.sh"),
 ]
@@ -240,7 +242,7 @@ def test_no_shell_script_can_print_the_key(os_name, name):
             (
                 'API_KEY="${API_KEY//',
                 'case "$API_KEY"',
-                "answer=$(printf 'Authorization: Bearer %s\\n' \"$API_KEY\" | curl -sS --max-time 10 -H @- ",
+                "answer=$(printf 'Authorization: Bearer %s\\n' \"$API_KEY\" | curl -sS --max-time ",
             )
         )
 
@@ -255,6 +257,7 @@ def test_the_macos_agent_runs_the_script_in_the_users_gui_session():
     watcher = plistlib.loads(recipes.render_file("macos", "com.presence-heartbeat.sleepwatcher.plist"))
     command = watcher["ProgramArguments"][2]
     assert "sleepwatcher" in command and " -s " in command and 'presence-heartbeat.sh\\" sleep' in command
+    assert " -w " in command and 'presence-heartbeat.sh\\" wake' in command
     assert " -d" not in command, "launchd starts it: no daemon mode"
 
 
@@ -266,6 +269,22 @@ def test_the_linux_unit_follows_the_graphical_session_and_lets_the_script_report
     assert unit["Service"]["KillMode"] == "mixed"
     assert unit["Service"]["RestartPreventExitStatus"] == "78"
     assert unit["Unit"]["PartOf"] == unit["Install"]["WantedBy"] == "graphical-session.target"
+
+
+def test_the_linux_computer_unit_reports_startup_once_online_and_shutdown_before_the_network_goes():
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
+    unit.optionxform = str
+    unit.read_string(recipes.render_file("linux", "presence-heartbeat-computer.service").decode())
+    service = unit["Service"]
+    assert (service["Type"], service["RemainAfterExit"]) == ("oneshot", "yes")
+    # "-": an unsent startup report must not fail the unit, or its stop (the shutdown report) never runs.
+    assert service["ExecStart"] == "-/usr/local/sbin/presence-heartbeat-computer startup"
+    assert service["ExecStop"] == "-/usr/local/sbin/presence-heartbeat-computer shutdown"
+    assert "network-online.target" in unit["Unit"]["After"].split()
+    assert unit["Unit"]["Wants"] == "network-online.target"
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+    installer = recipes.render_file("linux", "install-computer.sh").decode()
+    assert 'install -m 600 "$here/key" /etc/presence-heartbeat/key' in installer
 
 
 def test_the_linux_script_has_the_chosen_heartbeat_and_the_url_quoted_for_the_shell(settings):
