@@ -382,6 +382,8 @@ def test_the_page_shows_url_keys_lines_and_downloads(admin_client, settings, api
     assert response.context["clear_key"] is None
     assert {line.id for line in response.context["one_liners"]} == {"cmd", "gpo", "computer", "powershell", "curl"}
     assert [recipe.os for recipe in response.context["recipes"]] == ["windows", "macos", "linux"]
+    page = response.content.decode()
+    assert 'id="computer-level"' in page and "may name only the <code>device</code>" in page
 
 
 def test_a_new_key_for_a_recipe_is_shown_once_and_never_kept(admin_client):
