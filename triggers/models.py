@@ -173,9 +173,10 @@ class Trigger(models.Model):
     # The computer part of `device`, lower-cased ("TS-01/RDP-Tcp#3" → "ts-01"): how a device-only
     # trigger finds the users on that computer, whichever session they are in.
     computer = models.CharField(max_length=255, blank=True, editable=False)
-    # The device-only trigger this per-user trigger was made from.
+    # The device-only trigger this per-user trigger was made from. DO_NOTHING: the log is pruned in bulk
+    # (triggers.queue.prune detaches the children first, so its DELETE stays one plain statement).
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children", editable=False
+        "self", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="children", editable=False
     )
     client_id = models.CharField("idempotency key", max_length=128, blank=True)
     source_ip = models.GenericIPAddressField(null=True, blank=True)

@@ -333,7 +333,10 @@ def prune(before: dt.datetime, batch: int) -> int:
         )
         if not ids:
             return total
-        total += Trigger.objects.filter(pk__in=ids).delete()[0]
+        with transaction.atomic():
+            # A per-user trigger keeps its record when its device trigger goes, without the link.
+            Trigger.objects.filter(parent_id__in=ids).update(parent=None)
+            total += Trigger.objects.filter(pk__in=ids).delete()[0]
 
 
 def queue_depth() -> int:
