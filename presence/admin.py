@@ -10,12 +10,14 @@ from django.http import JsonResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from licensing import seats
 from licensing.models import Seat
 from licensing.state import licence_status
 from presence.jsonforms import BOUNDED_JSON
 from presence.models import EventRule, OverrideRule, PbxUser, Preset, ServiceSettings
+from triggers.devices import devices_seen
 
 
 def presence_text(value: dict | None) -> str:
@@ -57,8 +59,21 @@ class PbxUserAdmin(admin.ModelAdmin):
     search_help_text = "Name, login name, number or e-mail; several words must all match."
     show_full_result_count = False
     list_per_page = 50
-    fields = ["guid", "h323", "cn", "dn", "e164", "node", "emails", "active", "presence", "presence_at", "timeline"]
-    readonly_fields = ["presence", "presence_at", "timeline"]
+    fields = [
+        "guid",
+        "h323",
+        "cn",
+        "dn",
+        "e164",
+        "node",
+        "emails",
+        "active",
+        "presence",
+        "presence_at",
+        "devices",
+        "timeline",
+    ]
+    readonly_fields = ["presence", "presence_at", "devices", "timeline"]
     actions = ["license_selected", "unlicense_selected"]
     change_list_template = "admin/presence/pbxuser/change_list.html"
 
@@ -90,6 +105,37 @@ class PbxUserAdmin(admin.ModelAdmin):
             '<p><a href="{}">All of this user\'s triggers</a></p>',
             lines,
             url,
+        )
+
+    @admin.display(description=_("devices seen"))
+    def devices(self, obj: PbxUser) -> str:
+        """The computers this user's triggers came from: where a computer-level event (a shutdown sent
+        with only the device) finds them. The newest event from each, and when it happened."""
+        if obj.pk is None:
+            return "—"
+        rows = devices_seen(obj.pk)
+        if not rows:
+            return _("No trigger from a device yet.")
+        lines = format_html_join(
+            "",
+            '<tr class="device"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    row["device"],
+                    row["event"],
+                    timezone.localtime(row["at"]).strftime("%Y-%m-%d %H:%M:%S"),
+                    row["status"],
+                )
+                for row in rows
+            ),
+        )
+        return format_html(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            _("device (as last sent)"),
+            _("last event"),
+            _("happened"),
+            _("status"),
+            lines,
         )
 
     def get_queryset(self, request):

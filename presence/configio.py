@@ -153,6 +153,7 @@ class SettingsSerializer(JsonObject):
     manual_wins = Bool(required=False)
     debounce_seconds = Int(required=False)
     heartbeat_timeout_minutes = Int(required=False)
+    device_window_hours = Int(required=False)
     offer_user_page = Bool(required=False)
     key_rotation_days = Int(required=False)
     trigger_retention_days = Int(required=False)

@@ -26,16 +26,22 @@ import re2
 NOTE_MAX_LENGTH = 255  # the PBX note and UserState.set_note hold this much
 LOGON = "logon"
 LOCK = "lock"
+SLEEP = "sleep"
 BUTTON = "button"
 # Events whose preset stands in for the user for a while and remembers what it replaced, so that the
-# "restore" event after it (unlock) can put that back.
-SAVING_EVENTS = frozenset({LOCK})
+# "restore" event after it (unlock, resume) can put that back. Sleep behaves like lock.
+SAVING_EVENTS = frozenset({LOCK, SLEEP})
 # What set a presence, besides an event's preset: the user's own presence put back, the fallback when
 # there was nothing to put back, a button press, a hand-set presence adopted as the baseline.
 RESTORED, FALLBACK, MANUAL = "restore", "fallback", "manual"
 # Presences a lock may save: the user's own. One this service set from a preset (a lock, a logoff…) never is.
 USERS_OWN = frozenset({RESTORED, BUTTON, MANUAL})
-ALREADY = {"lock": "already locked", "logoff": "already logged off", "shutdown": "already shut down"}
+ALREADY = {
+    "lock": "already locked",
+    "sleep": "already asleep",
+    "logoff": "already logged off",
+    "shutdown": "already shut down",
+}
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _PLACEHOLDER = re.compile(r"\{(time|date|device)\}")
 
@@ -385,10 +391,11 @@ def _first_override(
 
 
 def _what_lock_replaces(current: Presence | None, mem: UserMemory) -> Presence | None:
-    """The presence a lock saves for unlock: the user's own, never one this service set from a preset."""
+    """The presence a lock (or sleep) saves for unlock (or resume): the user's own, never one this service
+    set from a preset."""
     ours = current is None or current.same_as(mem.set_presence)
     if ours and mem.set_by in SAVING_EVENTS:
-        return mem.saved  # still locked (another device, a repeat): what the first lock replaced
+        return mem.saved  # still locked or asleep (another device, a repeat): what the first one replaced
     if current is None or (ours and mem.set_by not in USERS_OWN):
         return None  # unknown, or our own "screen locked"/"logged off": unlock falls back instead
     return current
@@ -406,7 +413,8 @@ def _restore(
     still_ours = mem.set_presence is not None and (current is None or current.same_as(mem.set_presence))
     if mem.saved is not None:
         if not still_ours:
-            return _skip("restore: presence changed since lock", described, current, replace(mem, saved=None))
+            since = mem.set_by if mem.set_by in SAVING_EVENTS else LOCK
+            return _skip(f"restore: presence changed since {since}", described, current, replace(mem, saved=None))
         return _set(mem.saved, current, replace(mem, saved=None), now, described, "restore", set_by=RESTORED)
     if still_ours and mem.set_by in SAVING_EVENTS:
         # Nothing was saved (the lock did not know the presence), but our lock presence still shows:

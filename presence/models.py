@@ -13,11 +13,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from presence.engine import regex_error
 
-BUILTIN_EVENTS = ("logon", "logoff", "lock", "unlock", "shutdown", "heartbeat")
-RULE_EVENTS = ("logon", "logoff", "lock", "unlock", "shutdown", "heartbeat-lost")
+BUILTIN_EVENTS = ("logon", "logoff", "lock", "unlock", "shutdown", "startup", "sleep", "resume", "heartbeat")
+RULE_EVENTS = ("logon", "logoff", "lock", "unlock", "shutdown", "startup", "sleep", "resume", "heartbeat-lost")
 STANDARD_ACTIVITIES = ("", "away", "busy", "dnd")
 # A day: a device that stays silent longer is off whatever the timeout, and the worker computes
 # "now - timeout" with it (a huge value overflowed the date range).
@@ -154,8 +155,8 @@ class EventRule(models.Model):
         max_length=64,
         unique=True,
         validators=[event_name_validator],
-        help_text="logon, logoff, lock, unlock, shutdown, heartbeat-lost — or a custom event name of your "
-        "own, which the trigger API then accepts.",
+        help_text="logon, logoff, lock, unlock, shutdown, startup, sleep, resume, heartbeat-lost — or a custom "
+        "event name of your own, which the trigger API then accepts.",
     )
     action = models.CharField(max_length=16, choices=Action.choices, default=Action.PRESET)
     preset = models.ForeignKey(Preset, null=True, blank=True, on_delete=models.PROTECT)
@@ -285,6 +286,15 @@ class ServiceSettings(models.Model):
         validators=[MaxValueValidator(MAX_HEARTBEAT_TIMEOUT_MINUTES)],
         help_text="When all of a user's devices stop posting heartbeats for longer than this, the "
         "heartbeat-lost rule fires once (0 = off, at most 1440 = a day).",
+    )
+    device_window_hours = models.PositiveIntegerField(
+        _("who is on a computer: look back (hours)"),
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 7)],
+        help_text=_(
+            "A computer-level event (shutdown, startup, sleep or resume sent with only a device) goes to each "
+            "user whose newest trigger from that computer within this many hours was not a logoff or shutdown."
+        ),
     )
     restore_fallback = models.ForeignKey(
         Preset,

@@ -12,7 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from presence.models import ServiceSettings
 from triggers.models import ApiKey, Trigger, new_key
@@ -166,10 +167,27 @@ class KeyFilter(admin.SimpleListFilter):
         return queryset.filter(api_key_id=self.value()) if self.value() else queryset
 
 
+class ScopeFilter(admin.SimpleListFilter):
+    """Computer-level triggers (sent with only a device) and the per-user triggers they were handed out as."""
+
+    title = _("scope")
+    parameter_name = "scope"
+
+    def lookups(self, request, model_admin):
+        return [("device", _("Computer-level (device only)")), ("handed-out", _("Handed out to a user"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "device":
+            return queryset.filter(user_value="", parent__isnull=True, source=Trigger.Source.API)
+        if self.value() == "handed-out":
+            return queryset.filter(parent__isnull=False)
+        return queryset
+
+
 @admin.register(Trigger)
 class TriggerAdmin(admin.ModelAdmin):
     list_display = ["id", "received_at", "at", "event", "user_link", "device", "status_badge", "reason", "key_name"]
-    list_filter = ["status", "event", "source", ReceivedFilter, KeyFilter]
+    list_filter = ["status", "event", "source", ScopeFilter, ReceivedFilter, KeyFilter]
     search_fields = ["user_value"]  # see get_search_fields
     list_select_related = ["pbx_user"]
     paginator = CappedCountPaginator
@@ -182,6 +200,8 @@ class TriggerAdmin(admin.ModelAdmin):
         "status",
         "reason",
         "why",
+        "handed_out",
+        "from_device_trigger",
         "event",
         "source",
         "user_value",
@@ -212,6 +232,48 @@ class TriggerAdmin(admin.ModelAdmin):
             describe_presence(decision.get("after")),
         )
 
+    @admin.display(description=_("decisions per user"))
+    def handed_out(self, obj: Trigger) -> str:
+        """A computer-level trigger's per-user triggers: who was on the device, and what came of each."""
+        if not obj.for_device_only:
+            return "—"
+        if obj.status == Trigger.Status.QUEUED:
+            return _("Not handed out yet: the link worker does that in its next round.")
+        rows = Trigger.objects.filter(parent=obj).select_related("pbx_user").order_by("pbx_user__h323", "id")
+        if not rows:
+            return obj.reason or "—"
+        lines = format_html_join(
+            "",
+            '<tr class="handed-out"><td><a href="{}">#{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:triggers_trigger_change", args=[row.pk]),
+                    row.pk,
+                    row.pbx_user.h323 if row.pbx_user else row.user_value,
+                    row.status,
+                    row.reason or (row.decision or {}).get("rule", ""),
+                    describe_presence((row.decision or {}).get("after")),
+                )
+                for row in rows
+            ),
+        )
+        return format_html(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            _("trigger"),
+            _("user"),
+            _("status"),
+            _("why"),
+            _("set"),
+            lines,
+        )
+
+    @admin.display(description=_("from computer-level trigger"))
+    def from_device_trigger(self, obj: Trigger) -> str:
+        if obj.parent_id is None:
+            return "—"
+        url = reverse("admin:triggers_trigger_change", args=[obj.parent_id])
+        return format_html('<a href="{}">#{}</a> ({})', url, obj.parent_id, obj.device)
+
     def get_search_fields(self, request):
         # An exact id search only when the term is a number (`=id` fails on text).
         term = request.GET.get("q", "").strip()
@@ -232,6 +294,8 @@ class TriggerAdmin(admin.ModelAdmin):
         if obj.pbx_user_id:
             url = reverse("admin:presence_pbxuser_change", args=[obj.pbx_user_id])
             return format_html('<a href="{}">{}</a>', url, obj.pbx_user.h323 or obj.user_value)
+        if obj.for_device_only:
+            return format_html("<em>{}</em>", _("users on this device"))
         return obj.user_value
 
     @admin.display(description="status", ordering="status")
@@ -243,5 +307,6 @@ class TriggerAdmin(admin.ModelAdmin):
             "superseded": "#6b7280",
             "failed": "#b91c1c",
             "refused": "#b45309",
+            "dispatched": "#15803d",
         }
         return format_html('<strong style="color:{}">{}</strong>', colours.get(obj.status, "#000"), obj.status)

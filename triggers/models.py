@@ -18,8 +18,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 PREFIX_LEN = 8
+# Events a computer may report with only a `device`: its shutdown script runs as SYSTEM and knows no
+# user. The link worker hands each one to the users on that device (presence.link.fanout).
+DEVICE_EVENTS = ("shutdown", "startup", "sleep", "resume")
 KEY_RE = re.compile(r"^phk_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$")
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -147,6 +151,8 @@ class Trigger(models.Model):
         FAILED = "failed"
         REFUSED = "refused"
         SUPERSEDED = "superseded"
+        # A device-only trigger handed to the users on that device, each as a trigger of its own.
+        DISPATCHED = "dispatched", _("dispatched to users")
 
     class Source(models.TextChoices):
         API = "api", "API"
@@ -164,6 +170,14 @@ class Trigger(models.Model):
     )
     event = models.CharField(max_length=64, blank=True)
     device = models.CharField(max_length=255, blank=True)
+    # The computer part of `device`, lower-cased ("TS-01/RDP-Tcp#3" → "ts-01"): how a device-only
+    # trigger finds the users on that computer, whichever session they are in.
+    computer = models.CharField(max_length=255, blank=True, editable=False)
+    # The device-only trigger this per-user trigger was made from. DO_NOTHING: the log is pruned in bulk
+    # (triggers.queue.prune detaches the children first, so its DELETE stays one plain statement).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="children", editable=False
+    )
     client_id = models.CharField("idempotency key", max_length=128, blank=True)
     source_ip = models.GenericIPAddressField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
@@ -179,26 +193,36 @@ class Trigger(models.Model):
             models.Index(fields=["-received_at"], name="trigger_received"),
             models.Index(fields=["status", "received_at"], name="trigger_status"),
             models.Index(fields=["pbx_user", "-at"], name="trigger_user_at"),
+            models.Index(fields=["computer", "-at"], name="trigger_computer_at"),
         ]
         constraints = [
             models.UniqueConstraint(
                 fields=["api_key", "client_id"], condition=~Q(client_id=""), name="uniq_trigger_client_id"
-            )
+            ),
+            # One decision per user and device trigger, however often the hand-out is tried.
+            models.UniqueConstraint(
+                fields=["parent", "pbx_user"], condition=Q(parent__isnull=False), name="uniq_trigger_parent_user"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.event} {self.user_value}"
 
+    @property
+    def for_device_only(self) -> bool:
+        """Posted with a device and no user (a computer's shutdown script): handed to its users later."""
+        return not self.user_value and self.parent_id is None and self.source == self.Source.API
+
     def as_api(self) -> dict:
-        """The JSON the API answers with."""
-        body = {
-            "id": self.pk,
-            "status": self.status,
-            "user": self.pbx_user.h323 if self.pbx_user_id and self.pbx_user else self.user_value,
-            "event": self.event,
-            "at": self.at.isoformat() if self.at else None,
-            "received_at": self.received_at.isoformat(),
-        }
+        """The JSON the API answers with (no `user` for a device-only trigger)."""
+        body = {"id": self.pk, "status": self.status}
+        if not self.for_device_only:
+            body["user"] = self.pbx_user.h323 if self.pbx_user_id and self.pbx_user else self.user_value
+        body.update(
+            event=self.event,
+            at=self.at.isoformat() if self.at else None,
+            received_at=self.received_at.isoformat(),
+        )
         if self.device:
             body["device"] = self.device
         if self.reason:

@@ -4,6 +4,8 @@
     button press ├─> queued ─> claimed (decided, sent to the PBX) ─> applied | failed
     heartbeat-lost ┘    │                  └─> queued again (the link went away first)
                         └─> superseded | skipped (decided: nothing to send)
+    device only (no user) ─> queued ─> dispatched: one queued trigger per user on that device
+                                  └─> skipped: nobody on this device
     refused: an audit row, never queued (unknown user, not licensed, …)
 
 The trigger API, the user page's buttons, heartbeat expiry and the link worker all go through here.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -25,10 +27,11 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from heartbeat_site.helpers.rowsql import update_rows
-from licensing.state import refusal_for
+from licensing.state import licence_refusal, refusal_for
 from presence.identity import AmbiguousUser, UnknownUser, resolve_user
+from triggers.devices import computer_of
 from triggers.models import ApiKey, Trigger
-from triggers.throttles import enforce_user_rate
+from triggers.throttles import enforce_rate
 
 log = logging.getLogger("triggers.queue")
 decision_log = logging.getLogger("presence.decision")
@@ -96,7 +99,11 @@ def accept(
     client_id: str,
     source_ip: str | None,
 ) -> Trigger:
-    """Resolve the user, check the licence, write the queued row (committed); Refused or Replay otherwise."""
+    """Resolve the user, check the licence, write the queued row (committed); Refused or Replay otherwise.
+
+    Without a user (a computer-level event that names only its device) nobody is resolved now: the
+    link worker hands it to the users on that device (`fan_out`), each checked like any trigger.
+    """
     now = timezone.now()
     fields = {
         "api_key": api_key,
@@ -106,18 +113,23 @@ def accept(
         "at": at or now,
         "received_at": now,
         "device": device,
+        "computer": computer_of(device),
         "client_id": client_id,
         "source_ip": source_ip,
     }
-    try:
-        match = resolve_user(user)
-    except UnknownUser as exc:
-        raise Refused(404, exc.code, str(exc), fields) from exc
-    except AmbiguousUser as exc:
-        raise Refused(409, exc.code, str(exc), fields) from exc
-    fields["pbx_user"] = match.user
-    enforce_user_rate(api_key.pk, match.user.pk)  # per PBX user, however spelled; a 429 writes no row
-    refusal = refusal_for(match.user.guid, seated=match.licensed)
+    if user:
+        try:
+            match = resolve_user(user)
+        except UnknownUser as exc:
+            raise Refused(404, exc.code, str(exc), fields) from exc
+        except AmbiguousUser as exc:
+            raise Refused(409, exc.code, str(exc), fields) from exc
+        fields["pbx_user"] = match.user
+        enforce_rate(api_key.pk, f"user-{match.user.pk}")  # per PBX user, however spelled; a 429 writes no row
+        refusal = refusal_for(match.user.guid, seated=match.licensed)
+    else:
+        enforce_rate(api_key.pk, f"computer-{fields['computer']}")  # a script looping on one computer
+        refusal = licence_refusal()
     if refusal is not None:
         raise Refused(403, refusal.code, refusal.detail, fields)
     trigger = Trigger(status=QUEUED, http_status=202, **fields)
@@ -135,7 +147,7 @@ def accept(
         "trigger accepted id=%s key=%s user=%s event=%s device=%s",
         trigger.pk,
         api_key.name,
-        match.user.h323,
+        trigger.pbx_user.h323 if trigger.pbx_user else "-",
         event,
         device or "-",
     )
@@ -214,6 +226,57 @@ def raise_heartbeat_lost(silent: Iterable[tuple[Any, dt.datetime]], now: dt.date
     return len(rows)
 
 
+def fan_out(device_trigger: Trigger, users: Sequence[Any], now: dt.datetime) -> list[Trigger]:
+    """A device-only trigger handed to the users on its device: one queued trigger each, linked to it.
+
+    The device trigger ends `dispatched` (or `skipped: nobody on this device`) in the same transaction
+    that creates them, and only if it was still queued: asked twice, it hands out once. Each new
+    trigger then goes through planning like any other (rules, licence, ordering by its `at`).
+    """
+    names = [user.h323 for user in users]
+    if names:
+        status, reason = Trigger.Status.DISPATCHED, f"for {len(names)} user(s) on this device: {', '.join(names)}"
+    else:
+        status, reason = Trigger.Status.SKIPPED, "nobody on this device"
+    children = [
+        Trigger(
+            status=QUEUED,
+            http_status=202,
+            source=device_trigger.source,
+            api_key_id=device_trigger.api_key_id,
+            key_name=device_trigger.key_name,
+            user_value=user.h323,
+            pbx_user=user,
+            event=device_trigger.event,
+            at=device_trigger.at,
+            received_at=device_trigger.received_at,
+            device=device_trigger.device,
+            computer=device_trigger.computer,
+            source_ip=device_trigger.source_ip,
+            parent_id=device_trigger.pk,
+        )
+        for user in users
+    ]
+    with transaction.atomic():
+        won = Trigger.objects.filter(pk=device_trigger.pk, status=QUEUED).update(
+            status=status, reason=reason[:255], decided_at=now, decision={"users": names}
+        )
+        if not won:
+            return []
+        Trigger.objects.bulk_create(children)
+    for child in children:
+        _announce(child.pk)
+    decision_log.info(
+        "trigger decided id=%s device=%s event=%s status=%s reason=%r",
+        device_trigger.pk,
+        device_trigger.device,
+        device_trigger.event,
+        status,
+        reason,
+    )
+    return children
+
+
 def _announce(trigger_id: int | None) -> None:
     transaction.on_commit(lambda: queued.send(sender=Trigger, trigger_id=trigger_id))
 
@@ -283,7 +346,10 @@ def prune(before: dt.datetime, batch: int) -> int:
         )
         if not ids:
             return total
-        total += Trigger.objects.filter(pk__in=ids).delete()[0]
+        with transaction.atomic():
+            # A per-user trigger keeps its record when its device trigger goes, without the link.
+            Trigger.objects.filter(parent_id__in=ids).update(parent=None)
+            total += Trigger.objects.filter(pk__in=ids).delete()[0]
 
 
 def queue_depth() -> int:

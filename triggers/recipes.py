@@ -63,17 +63,18 @@ class Recipe:
     key_file: str
 
 
-WINDOWS_TASKS = ("lock", "unlock", "remote-connect", "remote-disconnect", "logon", "heartbeat")
+WINDOWS_TASKS = ("lock", "unlock", "remote-connect", "remote-disconnect", "logon", "heartbeat", "sleep", "resume")
 
 RECIPES: dict[str, Recipe] = {
     "windows": Recipe(
         os="windows",
-        title="Windows (Task Scheduler, GPO logoff script)",
+        title="Windows (Task Scheduler, GPO logoff and computer shutdown scripts)",
         key_file="key.txt",
         files=(
             RecipeFile("Install-PresenceHeartbeat.ps1", "windows/Install-PresenceHeartbeat.ps1", crlf=True),
             RecipeFile("Send-PresenceTrigger.ps1", "windows/Send-PresenceTrigger.ps1", crlf=True),
             RecipeFile("logoff.cmd", "windows/logoff.cmd", crlf=True),
+            RecipeFile("computer/Send-ComputerEvent.ps1", "windows/computer/Send-ComputerEvent.ps1", crlf=True),
             *(
                 RecipeFile(
                     f"tasks/presence-{task}.xml", f"windows/tasks/presence-{task}.xml", encoding="utf-16", crlf=True
@@ -99,12 +100,15 @@ RECIPES: dict[str, Recipe] = {
     ),
     "linux": Recipe(
         os="linux",
-        title="Linux (systemd user service)",
+        title="Linux (systemd user service, system unit for startup and shutdown)",
         key_file="key",
         files=(
             RecipeFile("install.sh", "linux/install.sh", mode=0o755),
             RecipeFile("presence-heartbeat.sh", "linux/presence-heartbeat.sh", mode=0o755),
             RecipeFile("presence-heartbeat.service", "linux/presence-heartbeat.service"),
+            RecipeFile("install-computer.sh", "linux/install-computer.sh", mode=0o755),
+            RecipeFile("presence-heartbeat-computer.sh", "linux/presence-heartbeat-computer.sh", mode=0o755),
+            RecipeFile("presence-heartbeat-computer.service", "linux/presence-heartbeat-computer.service"),
             RecipeFile("key", "key.txt", mode=0o600),
             RecipeFile("README.txt", "linux/README.txt"),
         ),
@@ -261,6 +265,12 @@ def one_liners(key: str | None = None) -> list[OneLiner]:
             "Windows GPO logoff script (.cmd, user context)",
             f'curl.exe -sS -m 10 --retry 3 --retry-connrefused -H "Authorization: Bearer {shown}" '
             f'-d "user=%USERNAME%" -d "event=logoff" -d "device=%COMPUTERNAME%" "{url}"',
+        ),
+        OneLiner(
+            "computer",
+            "Windows GPO computer shutdown script (.cmd, runs as SYSTEM: no user, the server finds them)",
+            f'curl.exe -sS -m 5 --retry 2 --retry-connrefused -H "Authorization: Bearer {shown}" '
+            f'-d "event=shutdown" -d "device=%COMPUTERNAME%" "{url}"',
         ),
         OneLiner(
             "powershell",

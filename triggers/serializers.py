@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from heartbeat_site.helpers.drf import ShallowFieldsSerializer
 from presence.models import EventRule
+from triggers.models import DEVICE_EVENTS
 
 MAX_CLIENT_ID = 128  # Trigger.client_id's length
 
@@ -22,12 +23,18 @@ def printable(value: str) -> None:
 
 class TriggerInSerializer(ShallowFieldsSerializer):
     user = serializers.CharField(
-        max_length=255, validators=[printable], help_text=r"Login name, DOMAIN\login, e-mail or number."
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[printable],
+        help_text=r"Login name, DOMAIN\login, e-mail or number. Leave it out for a computer-level event "
+        "(shutdown, startup, sleep, resume) that names only the device: it goes to the users on that device.",
     )
     event = serializers.CharField(
         max_length=64,
         validators=[printable],
-        help_text="logon, logoff, lock, unlock, shutdown, heartbeat, or a custom event.",
+        help_text="logon, logoff, lock, unlock, shutdown, startup, sleep, resume, heartbeat, or a custom event.",
     )
     at = serializers.DateTimeField(required=False, help_text="ISO-8601 time the event happened; default now.")
     device = serializers.CharField(max_length=255, required=False, allow_blank=True, default="", validators=[printable])
@@ -46,6 +53,18 @@ class TriggerInSerializer(ShallowFieldsSerializer):
             raise serializers.ValidationError(f"Unknown event {value!r}: use {EventRule.accepted_text()}.")
         return value
 
+    def validate(self, attrs: dict) -> dict:
+        """A trigger names a user; only a computer-level event may name just its device instead."""
+        if attrs.get("user", "").strip():
+            return attrs
+        if attrs["event"] not in DEVICE_EVENTS:
+            raise serializers.ValidationError({"user": [serializers.Field.default_error_messages["required"]]})
+        if not attrs.get("device", "").strip():
+            raise serializers.ValidationError(
+                {"device": ["Name the computer: a computer-level event without a user needs its device."]}
+            )
+        return attrs
+
     def validate_at(self, value: dt.datetime) -> dt.datetime:
         limit = timezone.now() + dt.timedelta(seconds=settings.TRIGGER_MAX_FUTURE_SECONDS)
         if value > limit:
@@ -60,8 +79,10 @@ class TriggerOutSerializer(serializers.Serializer):
     """What the API answers (documented in the OpenAPI schema)."""
 
     id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["queued", "applied", "skipped", "failed", "refused", "superseded"])
-    user = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=["queued", "applied", "skipped", "failed", "refused", "superseded", "dispatched"]
+    )
+    user = serializers.CharField(required=False, help_text="Absent for a computer-level event sent without a user.")
     event = serializers.CharField()
     at = serializers.DateTimeField()
     received_at = serializers.DateTimeField()

@@ -70,10 +70,11 @@ def over_limit(scope: str, rate: str, ident: str) -> float | None:
     return max(0.0, window.ends(now) - now)
 
 
-def enforce_user_rate(api_key_pk: int, pbx_user_pk: int) -> None:
-    """TRIGGER_RATE_PER_USER per (key, PBX user), whatever spelling named the user: 429 when over."""
+def enforce_rate(api_key_pk: int, who: str) -> None:
+    """TRIGGER_RATE_PER_USER per (key, PBX user) — whatever spelling named the user — or per (key, computer)
+    for a computer-level event sent without a user (`who`): 429 when over."""
     rate = api_settings.DEFAULT_THROTTLE_RATES[USER_SCOPE]
-    wait = over_limit(USER_SCOPE, rate, f"{api_key_pk}-{pbx_user_pk}")
+    wait = over_limit(USER_SCOPE, rate, f"{api_key_pk}-{who}")
     if wait is not None:
         raise exceptions.Throttled(wait, "Too many triggers for this user: slow down (see Retry-After).")
 

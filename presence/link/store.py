@@ -33,6 +33,7 @@ from presence.engine_models import (
     preset_spec,
     sent_from_decision,
 )
+from presence.link import fanout
 from presence.models import MAX_HEARTBEAT_TIMEOUT_MINUTES, PbxUser, Preset, ServiceSettings, UserState
 from triggers import queue
 from triggers.models import Trigger
@@ -83,7 +84,8 @@ def _queued_sql(vendor: str) -> str:
 
 @dataclass
 class QueueRead:
-    """One round's queued triggers: by user (oldest first), their rows, states and seats, and orphans."""
+    """One round's queued triggers: by user (oldest first), their rows, states and seats; device-only
+    triggers (to hand to the users on that device); and orphans (their user is gone)."""
 
     by_user: dict[int, list[Trigger]] = field(default_factory=dict)
     rows: dict[int, Trigger] = field(default_factory=dict)
@@ -91,6 +93,7 @@ class QueueRead:
     states: dict[int, UserState | None] = field(default_factory=dict)
     seated: set[str] = field(default_factory=set)
     orphans: list[Trigger] = field(default_factory=list)
+    for_devices: list[Trigger] = field(default_factory=list)
     full: bool = False
 
 
@@ -115,7 +118,7 @@ def read_queue(busy_user_ids: set[int]) -> QueueRead:
         trigger = _TRIGGER.build(row[:user_at])
         read.rows[trigger.pk] = trigger
         if row[user_at] is None:
-            read.orphans.append(trigger)
+            (read.for_devices if trigger.for_device_only else read.orphans).append(trigger)
             continue
         user = read.users.get(row[user_at]) or _USER.build(row[user_at:state_at])
         read.users[user.pk] = user
@@ -162,6 +165,8 @@ def plan_round(busy_user_ids: set[int], known: Container[str], waited_out: Conta
     if not read.rows:
         return Round()
     now = timezone.now()
+    # Device-only triggers become per-user triggers now, planned in the next round (at once: `more`).
+    dispatched = fanout.dispatch(read.for_devices, now)
     config = engine_config()
     debounce = ServiceSettings.current().debounce_seconds
     blocked = licence_refusal()
@@ -169,7 +174,7 @@ def plan_round(busy_user_ids: set[int], known: Container[str], waited_out: Conta
         (t.decision or {}).get("requested_preset") for t in read.rows.values() if t.source == Trigger.Source.BUTTON
     }
     presets = {p.pk: p for p in Preset.objects.filter(pk__in=[p for p in wanted_presets if p])}
-    result = Round(more=read.full)
+    result = Round(more=read.full or dispatched > 0)
     outcomes: list[planning.Outcome] = [planning.Outcome(t.pk, "failed", "no PBX user") for t in read.orphans]
     memories: dict[int, UserState] = {}
     for user_id, triggers in read.by_user.items():

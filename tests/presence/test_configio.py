@@ -127,7 +127,7 @@ def test_it_replaces_the_whole_configuration(exported: dict, tmp_path: Path) -> 
 
     output = import_file(write(tmp_path, exported))
 
-    assert "presets: 1 created, 1 updated, 6 deleted, 1 unchanged" in output
+    assert "presets: 1 created, 1 updated, 7 deleted, 1 unchanged" in output
     assert "debounce_seconds 0 → 5" in output
     assert list(Preset.objects.values_list("name", "order")) == [("Available", 10), ("Busy", 20), ("Remote", 30)]
     assert Preset.objects.get(name="Busy").pk == busy_id  # updated in place, not replaced
@@ -150,7 +150,7 @@ def test_it_changes_nothing_on_a_dry_run(exported: dict, tmp_path: Path) -> None
 
     output = import_file(write(tmp_path, exported), "--dry-run")
 
-    assert "presets: 1 updated, 7 unchanged (updated: Available)" in output
+    assert "presets: 1 updated, 8 unchanged (updated: Available)" in output
     assert "manual_wins True → False" in output
     assert "Dry run: nothing was changed." in output
     assert export(tmp_path) == before

@@ -36,6 +36,7 @@ AVAILABLE = PresetSpec("Available", "", "")
 LOCKED = PresetSpec("Away – screen locked", "away", "Screen locked since {time}")
 LOGGED_OFF = PresetSpec("Away – logged off", "away", "Logged off")
 SHUT_DOWN = PresetSpec("Offline – shut down", "away", "Computer off since {date} {time}")
+ASLEEP = PresetSpec("Away – computer asleep", "away", "Computer asleep since {time}")
 BUSY_PRESET = PresetSpec("Busy", "busy", "")
 LUNCH = PresetSpec("Lunch", "away", "At lunch")
 
@@ -43,6 +44,8 @@ P_AVAILABLE = Presence("", "")
 P_LOCKED_0800 = Presence("away", "Screen locked since 08:00")
 P_LOCKED_0900 = Presence("away", "Screen locked since 09:00")
 P_SHUT_DOWN_0900 = Presence("away", "Computer off since 2026-03-02 09:00")
+P_ASLEEP_0800 = Presence("away", "Computer asleep since 08:00")
+P_ASLEEP_0900 = Presence("away", "Computer asleep since 09:00")
 P_HOLIDAY = Presence("away", "On holiday until 9 March")
 P_MEETING = Presence("dnd", "Online meeting")
 P_DND = Presence("dnd", "Focus time")
@@ -55,6 +58,9 @@ RULES = {
     "logoff": EventRuleSpec("logoff", "preset", LOGGED_OFF),
     "shutdown": EventRuleSpec("shutdown", "preset", SHUT_DOWN),
     "heartbeat-lost": EventRuleSpec("heartbeat-lost", "preset", SHUT_DOWN),
+    "sleep": EventRuleSpec("sleep", "preset", ASLEEP),
+    "resume": EventRuleSpec("resume", "restore"),
+    "startup": EventRuleSpec("startup", "nothing"),
     "meeting-room": EventRuleSpec("meeting-room", "preset", BUSY_PRESET),
     "kiosk": EventRuleSpec("kiosk", "nothing"),
     "broken": EventRuleSpec("broken", "preset", None),
@@ -844,6 +850,114 @@ CASES = [
         ),
         id="it_keeps_what_lock_saved_when_an_event_changes_nothing",
     ),
+    # --- computer-level events: sleep behaves like lock, resume like unlock, startup does nothing ---------------
+    pytest.param(
+        Case(
+            trigger("sleep"),
+            P_BUSY,
+            ours(P_BUSY, set_by="button"),
+            "set",
+            target=P_ASLEEP_0900,
+            remembers={"saved": P_BUSY, "set_by": "sleep"},
+            rule="event rule sleep → preset 'Away – computer asleep'",
+        ),
+        id="it_sets_computer_asleep_with_the_time_on_sleep_and_remembers_what_it_replaced",
+    ),
+    pytest.param(
+        Case(
+            trigger("sleep"),
+            P_LOCKED_0800,
+            ours(P_LOCKED_0800, saved=P_BUSY, set_by="lock"),
+            "set",
+            target=P_ASLEEP_0900,
+            remembers={"saved": P_BUSY, "set_by": "sleep"},
+        ),
+        id="it_keeps_what_lock_saved_when_a_locked_computer_goes_to_sleep",
+    ),
+    pytest.param(
+        Case(
+            trigger("sleep"),
+            P_AVAILABLE,
+            ours(P_AVAILABLE, set_by="logon"),
+            "set",
+            target=P_ASLEEP_0900,
+            remembers={"saved": None},
+        ),
+        id="it_never_saves_its_own_preset_on_sleep",
+    ),
+    pytest.param(
+        Case(
+            trigger("sleep"),
+            P_ASLEEP_0800,
+            ours(P_ASLEEP_0800, saved=P_BUSY, set_by="sleep"),
+            "skip",
+            "already asleep",
+            remembers={"saved": P_BUSY, "set_presence": P_ASLEEP_0800},
+        ),
+        id="it_skips_a_second_sleep_while_asleep_and_keeps_the_first_time",
+    ),
+    pytest.param(
+        Case(
+            trigger("resume"),
+            P_ASLEEP_0800,
+            ours(P_ASLEEP_0800, saved=P_BUSY, set_by="sleep"),
+            "set",
+            target=P_BUSY,
+            remembers={"saved": None, "set_by": "restore"},
+            rule="event rule resume → restore",
+        ),
+        id="it_restores_on_resume_what_sleep_replaced",
+    ),
+    pytest.param(
+        Case(
+            trigger("resume"),
+            P_ASLEEP_0800,
+            ours(P_ASLEEP_0800, set_by="sleep"),
+            "set",
+            target=P_AVAILABLE,
+            rule="nothing to restore: fallback 'Available'",
+            remembers={"set_by": "fallback"},
+        ),
+        id="it_falls_back_on_resume_when_the_sleep_saved_nothing",
+    ),
+    pytest.param(
+        Case(
+            trigger("resume"),
+            P_DND,
+            ours(P_ASLEEP_0800, saved=P_BUSY, set_by="sleep"),
+            "skip",
+            "restore: presence changed since sleep",
+            config=with_overrides(manual_wins=False),
+            remembers={"saved": None},
+        ),
+        id="it_does_not_restore_on_resume_a_presence_changed_while_asleep",
+    ),
+    pytest.param(
+        Case(
+            trigger("lock"),
+            P_ASLEEP_0800,
+            ours(P_ASLEEP_0800, saved=P_BUSY, set_by="sleep"),
+            "set",
+            target=P_LOCKED_0900,
+            remembers={"saved": P_BUSY, "set_by": "lock"},
+        ),
+        id="it_keeps_what_sleep_saved_when_the_computer_wakes_to_a_locked_screen",
+    ),
+    pytest.param(
+        Case(
+            trigger("startup"),
+            P_SHUT_DOWN_0900,
+            ours(P_SHUT_DOWN_0900, set_by="shutdown"),
+            "skip",
+            "rule: do nothing",
+            rule="event rule startup → do nothing",
+        ),
+        id="it_does_nothing_on_startup_by_default",
+    ),
+    pytest.param(
+        Case(trigger("sleep"), P_HOLIDAY, ours(P_HOLIDAY), "skip", "protected: holiday"),
+        id="it_keeps_holiday_presence_when_the_computer_sleeps",
+    ),
 ]
 
 
@@ -920,6 +1034,40 @@ def test_nobody_who_unlocked_is_left_screen_locked_after_a_lock_on_their_own_pre
     ) == [
         ("set", "", P_AVAILABLE),
         ("set", "", P_LOCKED_0900),
+        ("set", "", P_AVAILABLE),
+    ]
+
+
+def test_a_laptop_locked_then_asleep_comes_back_to_what_the_user_had() -> None:
+    assert run(
+        [
+            (trigger("logon", at(8)), None),
+            (button(BUSY_PRESET, at(8, 30)), None),
+            (trigger("lock", at(12)), None),
+            (trigger("sleep", at(12, 1)), None),
+            (trigger("resume", at(13)), None),
+            (trigger("unlock", at(13, 1)), None),
+        ]
+    ) == [
+        ("set", "", P_AVAILABLE),
+        ("set", "", P_BUSY),
+        ("set", "", Presence("away", "Screen locked since 12:00")),
+        ("set", "", Presence("away", "Computer asleep since 12:01")),
+        ("set", "", P_BUSY),
+        ("skip", "nothing to restore", P_BUSY),
+    ]
+
+
+def test_nobody_is_left_asleep_after_a_sleep_on_their_own_preset() -> None:
+    assert run(
+        [
+            (trigger("logon", at(8)), None),
+            (trigger("sleep", at(12)), None),
+            (trigger("resume", at(13)), None),
+        ]
+    ) == [
+        ("set", "", P_AVAILABLE),
+        ("set", "", Presence("away", "Computer asleep since 12:00")),
         ("set", "", P_AVAILABLE),
     ]
 

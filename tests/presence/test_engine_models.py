@@ -34,7 +34,20 @@ def test_it_reads_the_default_event_rules(config: EngineConfig) -> None:
     assert config.rules["unlock"] == EventRuleSpec("unlock", "restore")
     assert config.rules["lock"].preset == PresetSpec("Away – screen locked", "away", "Screen locked since {time}")
     assert config.rules["heartbeat-lost"].preset == config.rules["shutdown"].preset
-    assert set(config.rules) == {"logon", "unlock", "lock", "logoff", "shutdown", "heartbeat-lost"}
+    assert config.rules["sleep"].preset == PresetSpec("Away – computer asleep", "away", "Computer asleep since {time}")
+    assert config.rules["resume"] == EventRuleSpec("resume", "restore")
+    assert config.rules["startup"] == EventRuleSpec("startup", "nothing")
+    assert set(config.rules) == {
+        "logon",
+        "unlock",
+        "lock",
+        "logoff",
+        "shutdown",
+        "heartbeat-lost",
+        "sleep",
+        "resume",
+        "startup",
+    }
 
 
 def test_it_reads_the_default_holiday_rule_and_settings(config: EngineConfig) -> None:

@@ -23,6 +23,8 @@ CONFIG = EngineConfig(
         "lock": EventRuleSpec("lock", "preset", LOCKED),
         "unlock": EventRuleSpec("unlock", "restore"),
         "logon": EventRuleSpec("logon", "preset", PresetSpec("Available", "", "")),
+        "sleep": EventRuleSpec("sleep", "preset", PresetSpec("Away – computer asleep", "away", "Asleep since {time}")),
+        "resume": EventRuleSpec("resume", "restore"),
     },
     overrides=(),
 )
@@ -165,6 +167,17 @@ ROWS = [
             queue(t(1, "logon"), current=P_AVAILABLE), [(1, "skipped", "unchanged")], expect={"memory_set": P_AVAILABLE}
         ),
         id="it_stores_what_the_engine_remembers_when_nothing_is_sent",
+    ),
+    pytest.param(
+        Row(
+            queue(t(1, "sleep"), t(2, "resume", 40)),
+            [(1, "superseded", "superseded by a newer trigger (#2)"), (2, "skipped", "nothing to restore")],
+        ),
+        id="it_sends_nothing_for_a_sleep_and_a_resume_that_waited_together",
+    ),
+    pytest.param(
+        Row(queue(t(1, "sleep", 28)), [], sends=1, debounce=5),
+        id="it_sends_a_sleep_at_once_whatever_the_debounce",
     ),
 ]
 

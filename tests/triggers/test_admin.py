@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -97,3 +98,83 @@ def test_a_pbx_users_page_shows_their_timeline(admin_client, alice):
     assert "protected: holiday" in page and f"pbx_user__id__exact={alice.pk}" in page
     listing = admin_client.get(f"/admin/triggers/trigger/?pbx_user__id__exact={alice.pk}")
     assert listing.status_code == 200 and "protected: holiday" in listing.content.decode()
+
+
+# --- computer-level triggers -------------------------------------------------------------------------------
+
+
+def handed_out_shutdown(alice, bob) -> tuple[Trigger, list[Trigger]]:
+    """A device-only shutdown of TS-01 handed to alice (applied) and bob (protected)."""
+    at = alice.created_at
+    device = Trigger.objects.create(
+        event="shutdown",
+        at=at,
+        device="TS-01",
+        computer="ts-01",
+        status="dispatched",
+        reason="for 2 user(s) on this device: alice, bob",
+    )
+    made = [
+        Trigger.objects.create(
+            parent=device,
+            user_value=user.h323,
+            pbx_user=user,
+            event="shutdown",
+            at=at,
+            device="TS-01",
+            computer="ts-01",
+            status=status,
+            reason=reason,
+            decision={"after": after} if after else {},
+        )
+        for user, status, reason, after in (
+            (alice, "applied", "", {"activity": "away", "note": "Computer off since 18:00"}),
+            (bob, "skipped", "protected: holiday", None),
+        )
+    ]
+    return device, made
+
+
+def test_a_computer_level_trigger_shows_the_decision_it_produced_for_each_user(admin_client, alice, make_user):
+    device, (for_alice, for_bob) = handed_out_shutdown(alice, make_user("bob"))
+    page = admin_client.get(f"/admin/triggers/trigger/{device.pk}/change/").content.decode()
+    assert page.count('class="handed-out"') == 2
+    assert f"/admin/triggers/trigger/{for_alice.pk}/change/" in page and "away “Computer off since 18:00”" in page
+    assert f"/admin/triggers/trigger/{for_bob.pk}/change/" in page and "protected: holiday" in page
+    child = admin_client.get(f"/admin/triggers/trigger/{for_bob.pk}/change/").content.decode()
+    assert f'href="/admin/triggers/trigger/{device.pk}/change/"' in child
+
+
+def test_the_trigger_log_filters_computer_level_triggers_and_their_hand_outs(admin_client, alice, make_user):
+    device, made = handed_out_shutdown(alice, make_user("bob"))
+    Trigger.objects.create(user_value="alice", pbx_user=alice, event="lock", at=alice.created_at)
+
+    def ids(scope: str) -> set[int]:
+        page = admin_client.get(f"/admin/triggers/trigger/?scope={scope}").content.decode()
+        return {int(n) for n in re.findall(r"/admin/triggers/trigger/(\d+)/change/", page)}
+
+    assert ids("device") == {device.pk}
+    assert ids("handed-out") == {t.pk for t in made}
+    listing = admin_client.get("/admin/triggers/trigger/?scope=device").content.decode()
+    assert "users on this device" in listing and "dispatched" in listing
+
+
+def test_a_pbx_users_page_lists_the_devices_seen_with_their_last_event(admin_client, alice):
+    base = alice.created_at
+    for minutes, event, device in (
+        (0, "logon", "TS-01/RDP-Tcp#3"),
+        (5, "lock", "ts-01/RDP-Tcp#7"),
+        (9, "unlock", "PC-7"),
+    ):
+        Trigger.objects.create(
+            user_value="alice",
+            pbx_user=alice,
+            event=event,
+            at=base + dt.timedelta(minutes=minutes),
+            device=device,
+            computer=device.split("/")[0].lower(),
+            status="applied",
+        )
+    page = admin_client.get(f"/admin/presence/pbxuser/{alice.pk}/change/").content.decode()
+    rows = re.findall(r'<tr class="device"><td>(.*?)</td><td>(.*?)</td>', page)
+    assert rows == [("PC-7", "unlock"), ("ts-01/RDP-Tcp#7", "lock")]

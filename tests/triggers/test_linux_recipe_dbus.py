@@ -124,7 +124,7 @@ def until_logged(send, expected: list[str], timeout: float = 60.0) -> None:
 
 @pytest.mark.timeout(240)
 @pytest.mark.django_db(transaction=True)
-def test_the_linux_script_reports_logind_screensaver_and_sleep_signals(
+def test_the_linux_script_reports_logind_screensaver_sleep_and_resume_signals(
     live_server, settings, private_bus, alice, tmp_path: Path
 ):
     settings.PUBLIC_URL = live_server.url
@@ -170,12 +170,16 @@ def test_the_linux_script_reports_logind_screensaver_and_sleep_signals(
             screensaver(session_bus, False)  # the unlock again, from the screensaver: nothing to send
             until_logged(lambda: screensaver(session_bus, True), [*LOCKS, "unlock", "lock"])
             until_logged(lambda: screensaver(session_bus, False), [*LOCKS, "unlock", "lock", "unlock"])
-            until_logged(lambda: prepare_for_sleep(system_bus, True), [*LOCKS, "unlock", "lock", "unlock", "lock"])
+            before_sleep = [*LOCKS, "unlock", "lock", "unlock"]
+            until_logged(lambda: prepare_for_sleep(system_bus, True), [*before_sleep, "sleep"])
             # Woken with the screen unlocked: the user is back.
-            until_logged(
-                lambda: prepare_for_sleep(system_bus, False),
-                [*LOCKS, "unlock", "lock", "unlock", "lock", "unlock"],
-            )
+            until_logged(lambda: prepare_for_sleep(system_bus, False), [*before_sleep, "sleep", "resume"])
+            # Locked, asleep, woken to the locked screen: it says locked (not resume) until the unlock.
+            awake = [*before_sleep, "sleep", "resume"]
+            until_logged(lambda: locked_hint(system_bus, True), [*awake, "lock"])
+            until_logged(lambda: prepare_for_sleep(system_bus, True), [*awake, "lock", "sleep"])
+            until_logged(lambda: prepare_for_sleep(system_bus, False), [*awake, "lock", "sleep", "lock"])
+            until_logged(lambda: locked_hint(system_bus, False), [*awake, "lock", "sleep", "lock", "unlock"])
             wait_for(lambda: Trigger.objects.filter(event="heartbeat").exists(), "a heartbeat")
         finally:
             process.send_signal(signal.SIGTERM)

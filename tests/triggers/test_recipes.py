@@ -6,6 +6,7 @@ import configparser
 import io
 import os
 import plistlib
+import re
 import shutil
 import signal
 import stat
@@ -16,7 +17,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import tree_sitter_powershell
 from django.urls import reverse
+from tree_sitter import Language, Parser
 
 from triggers import recipes
 from triggers.models import ApiKey, Trigger
@@ -26,6 +29,8 @@ URL = "https://presence.corp.example/api/v1/triggers"
 SHELL_SCRIPTS = [
     ("linux", "presence-heartbeat.sh"),
     ("linux", "install.sh"),
+    ("linux", "presence-heartbeat-computer.sh"),
+    ("linux", "install-computer.sh"),
     ("macos", "presence-heartbeat.sh"),
     ("macos", "install.sh"),
 ]
@@ -106,13 +111,32 @@ def assert_runs_sender_in_users_session(root: ET.Element, event: str) -> None:
     assert principal.findtext("t:RunLevel", namespaces=TASK_NS) == "LeastPrivilege"
     actions = list(root.find("t:Actions", TASK_NS))
     assert [a.tag.split("}")[1] for a in actions] == ["Exec"]
-    assert actions[0].findtext("t:Command", namespaces=TASK_NS) == "powershell.exe"
+    # A console host without a window: nothing flashes on the user's screen.
+    assert actions[0].findtext("t:Command", namespaces=TASK_NS) == "conhost.exe"
     arguments = actions[0].findtext("t:Arguments", namespaces=TASK_NS).split()
-    assert arguments[-2:] == ["-Event", event]
+    assert arguments[:2] == ["--headless", "powershell.exe"] and "-NonInteractive" in arguments
+    assert arguments[arguments.index("-Event") :] == ["-Event", *event.split()]
     assert '"%APPDATA%\\PresenceHeartbeat\\Send-PresenceTrigger.ps1"' in arguments
     restart = root.find("t:Settings/t:RestartOnFailure", TASK_NS)
     assert restart.findtext("t:Count", namespaces=TASK_NS) == "3"
     assert root.findtext("t:Settings/t:RunOnlyIfNetworkAvailable", namespaces=TASK_NS) == "false"
+
+
+@pytest.mark.parametrize(
+    ("name", "provider", "event_id"),
+    [("sleep", "Microsoft-Windows-Kernel-Power", "42"), ("resume", "Microsoft-Windows-Power-Troubleshooter", "1")],
+)
+def test_the_sleep_and_resume_tasks_subscribe_to_their_system_log_event_and_send_its_time(name, provider, event_id):
+    root = task(name)
+    triggers = list(root.find("t:Triggers", TASK_NS))
+    assert [t.tag.split("}")[1] for t in triggers] == ["EventTrigger"]
+    query = parse_xml(triggers[0].findtext("t:Subscription", namespaces=TASK_NS).encode())
+    (select,) = query.iter("Select")
+    assert query.tag == "QueryList" and select.get("Path") == "System"
+    assert select.text == f"*[System[Provider[@Name='{provider}'] and EventID={event_id}]]"
+    values = {v.get("name"): v.text for v in triggers[0].find("t:ValueQueries", TASK_NS)}
+    assert values == {"At": "Event/System/TimeCreated/@SystemTime"}
+    assert_runs_sender_in_users_session(root, f'{name} -At "$(At)"')
 
 
 def test_the_windows_recipe_registers_every_task_and_the_gpo_logoff_script_uses_the_sender():
@@ -125,6 +149,60 @@ def test_the_windows_recipe_registers_every_task_and_the_gpo_logoff_script_uses_
     assert f"$Url = '{URL}'" in sender
     installer = files["Install-PresenceHeartbeat.ps1"].decode()
     assert "icacls.exe $keyFile /inheritance:r /grant:r" in installer and "schtasks.exe /create /xml" in installer
+
+
+POWERSHELL_SCRIPTS = ["Install-PresenceHeartbeat.ps1", "Send-PresenceTrigger.ps1", "computer/Send-ComputerEvent.ps1"]
+
+
+def powershell_syntax_errors(script: bytes) -> list[str]:
+    """Where a PowerShell parser (tree-sitter's grammar; PowerShell itself is not packaged for Debian)
+    finds a syntax error or a missing token: "line:column text"."""
+    tree = Parser(Language(tree_sitter_powershell.language())).parse(script)
+    found, nodes = [], [tree.root_node]
+    while nodes:
+        node = nodes.pop()
+        if node.type == "ERROR" or node.is_missing:
+            text = script[node.start_byte : node.end_byte][:40].decode("utf-8", "replace")
+            found.append(f"{node.start_point.row + 1}:{node.start_point.column + 1} {text!r}")
+        nodes.extend(node.children)
+    return found
+
+
+def test_every_powershell_script_is_in_the_windows_recipe():
+    assert sorted(name for name in recipes.render("windows") if name.endswith(".ps1")) == sorted(POWERSHELL_SCRIPTS)
+
+
+@pytest.mark.parametrize("name", POWERSHELL_SCRIPTS)
+def test_each_powershell_script_parses_without_a_syntax_error(name, clear_key):
+    script = recipes.render_file("windows", name, key=clear_key)
+    assert script.startswith(b"<#") and b"\r\n" in script
+    assert powershell_syntax_errors(script) == []
+
+
+def test_the_powershell_check_finds_a_broken_script():
+    script = recipes.render_file("windows", "computer/Send-ComputerEvent.ps1")
+    broken = script.replace(b"if ($MaxSeconds -le 0) {", b"if ($MaxSeconds -le 0 {", 1)
+    assert broken != script and powershell_syntax_errors(broken) != []
+
+
+def test_the_computer_script_sends_only_the_event_and_this_computers_name():
+    script = recipes.render_file("windows", "computer/Send-ComputerEvent.ps1").decode()
+    body = script[script.index("$body = @{") : script.index("}", script.index("$body = @{"))]
+    assert "device = $env:COMPUTERNAME" in body and "event  = $Event" in body and "user" not in body
+    assert "[ValidateSet('shutdown', 'startup')]" in script
+    assert "-TimeoutSec 5" in script and "Join-Path $PSScriptRoot 'key.txt'" in script
+    assert f"$Url = '{URL}'" in script
+
+
+def test_the_installers_show_console_switch_turns_every_task_into_plain_powershell():
+    """-ShowConsole rewrites each task's action with the installer's own pattern (a .NET regex this simple
+    reads the same in Python): it must take off exactly the headless console host, in every task."""
+    installer = recipes.render_file("windows", "Install-PresenceHeartbeat.ps1").decode()
+    pattern = re.search(r"\$exec\.Arguments -replace '([^']+)', ''", installer).group(1)
+    for name in recipes.WINDOWS_TASKS:
+        arguments = task(name).findtext(".//t:Exec/t:Arguments", namespaces=TASK_NS)
+        plain = re.sub(pattern, "", arguments)
+        assert plain == arguments.removeprefix("--headless powershell.exe ") and plain.startswith("-NoProfile ")
 
 
 INJECTING_URLS = [
@@ -196,7 +274,7 @@ def test_no_shell_script_can_print_the_key(os_name, name):
             (
                 'API_KEY="${API_KEY//',
                 'case "$API_KEY"',
-                "answer=$(printf 'Authorization: Bearer %s\\n' \"$API_KEY\" | curl -sS --max-time 10 -H @- ",
+                "answer=$(printf 'Authorization: Bearer %s\\n' \"$API_KEY\" | curl -sS --max-time ",
             )
         )
 
@@ -211,6 +289,7 @@ def test_the_macos_agent_runs_the_script_in_the_users_gui_session():
     watcher = plistlib.loads(recipes.render_file("macos", "com.presence-heartbeat.sleepwatcher.plist"))
     command = watcher["ProgramArguments"][2]
     assert "sleepwatcher" in command and " -s " in command and 'presence-heartbeat.sh\\" sleep' in command
+    assert " -w " in command and 'presence-heartbeat.sh\\" wake' in command
     assert " -d" not in command, "launchd starts it: no daemon mode"
 
 
@@ -222,6 +301,22 @@ def test_the_linux_unit_follows_the_graphical_session_and_lets_the_script_report
     assert unit["Service"]["KillMode"] == "mixed"
     assert unit["Service"]["RestartPreventExitStatus"] == "78"
     assert unit["Unit"]["PartOf"] == unit["Install"]["WantedBy"] == "graphical-session.target"
+
+
+def test_the_linux_computer_unit_reports_startup_once_online_and_shutdown_before_the_network_goes():
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
+    unit.optionxform = str
+    unit.read_string(recipes.render_file("linux", "presence-heartbeat-computer.service").decode())
+    service = unit["Service"]
+    assert (service["Type"], service["RemainAfterExit"]) == ("oneshot", "yes")
+    # "-": an unsent startup report must not fail the unit, or its stop (the shutdown report) never runs.
+    assert service["ExecStart"] == "-/usr/local/sbin/presence-heartbeat-computer startup"
+    assert service["ExecStop"] == "-/usr/local/sbin/presence-heartbeat-computer shutdown"
+    assert "network-online.target" in unit["Unit"]["After"].split()
+    assert unit["Unit"]["Wants"] == "network-online.target"
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+    installer = recipes.render_file("linux", "install-computer.sh").decode()
+    assert 'install -m 600 "$here/key" /etc/presence-heartbeat/key' in installer
 
 
 def test_the_linux_script_has_the_chosen_heartbeat_and_the_url_quoted_for_the_shell(settings):
@@ -263,10 +358,12 @@ def test_the_zip_keeps_the_key_file_private_and_the_scripts_executable(clear_key
 
 def test_the_one_liners_fill_in_url_key_and_each_shells_user_variable(clear_key):
     lines = {line.id: line.text for line in recipes.one_liners(clear_key)}
-    assert set(lines) == {"cmd", "gpo", "powershell", "curl"}
+    assert set(lines) == {"cmd", "gpo", "computer", "powershell", "curl"}
     assert all(URL in text and clear_key in text for text in lines.values())
     assert lines["cmd"].startswith("curl.exe ") and "user=%USERNAME%" in lines["cmd"]
     assert lines["gpo"].startswith("curl.exe ") and "event=logoff" in lines["gpo"]
+    assert "event=shutdown" in lines["computer"] and "user=" not in lines["computer"]
+    assert "device=%COMPUTERNAME%" in lines["computer"]
     assert lines["powershell"].startswith("Invoke-RestMethod ") and "user = $env:USERNAME" in lines["powershell"]
     assert lines["curl"].startswith("curl ") and '"user=$USER"' in lines["curl"]
 
@@ -314,8 +411,10 @@ def test_the_page_shows_url_keys_lines_and_downloads(admin_client, settings, api
     assert len(response.context["url_warnings"]) == 2
     assert [key.name for key in response.context["api_keys"]] == ["test scripts"]
     assert response.context["clear_key"] is None
-    assert {line.id for line in response.context["one_liners"]} == {"cmd", "gpo", "powershell", "curl"}
+    assert {line.id for line in response.context["one_liners"]} == {"cmd", "gpo", "computer", "powershell", "curl"}
     assert [recipe.os for recipe in response.context["recipes"]] == ["windows", "macos", "linux"]
+    page = response.content.decode()
+    assert 'id="computer-level"' in page and "may name only the <code>device</code>" in page
 
 
 def test_a_new_key_for_a_recipe_is_shown_once_and_never_kept(admin_client):

@@ -225,7 +225,7 @@ def test_the_key_limit_is_counted_before_the_body_is_read_and_the_user_limit_per
     assert post(api_client, {"user": "CORP\\alice", "event": "lock"}, auth).status_code == 202
     assert [[key.split(":")[1:3] for key in call] for call in calls] == [
         [["trigger-key", str(api_key[0].pk)]],
-        [["trigger-user", f"{api_key[0].pk}-{alice.pk}"]],
+        [["trigger-user", f"{api_key[0].pk}-user-{alice.pk}"]],
     ]
 
 

@@ -5,8 +5,9 @@
 #   logon      when the service starts with the graphical session
 #   lock       when logind's LockedHint of this session turns true, or a screensaver says ActiveChanged(true)
 #   unlock     when either turns false again
-#   lock       before the machine sleeps (logind PrepareForSleep(true), held back by a delay inhibitor)
-#   unlock     after waking when the screen is not locked (a heartbeat when it is)
+#   sleep      before the machine sleeps (logind PrepareForSleep(true), held back by a delay inhibitor)
+#   resume     after waking when the screen is not locked; lock when it is (the unlock that follows
+#              then puts back what the user had before the machine slept)
 #   heartbeat  every PH_HEARTBEAT_SECONDS while the session runs
 #   logoff     when the service is stopped, i.e. the session ends
 # Every trigger carries the user, this host as `device`, the time it happened (`at`, UTC) and an
@@ -39,6 +40,7 @@ API_KEY=""
 SESSION_PATH=""
 LOCKED=""    # what the session's screen is, as last seen: lock, unlock or "" (unknown)
 LAST_SENT="" # the last lock/unlock sent, so that logind and the screensaver do not both report one lock
+POWER=""     # sleep or awake, as last reported: one sleep (and one wake) per suspend
 INHIBIT_FD=""
 
 log() {
@@ -221,19 +223,24 @@ dispatch() {
         fi
         ;;
       sleep)
-        if [ "$LAST_SENT" != lock ]; then
-          send lock "$at" "$SLEEP_BUDGET_SECONDS"
-          LAST_SENT=lock
+        if [ "$POWER" != sleep ]; then
+          send sleep "$at" "$SLEEP_BUDGET_SECONDS"
+          POWER="sleep"
+          LAST_SENT=lock # asleep stands for locked: the locker's own lock report at suspend adds nothing
         fi
         release_inhibitor
         ;;
       wake)
         take_inhibitor
-        if [ "$LOCKED" = lock ]; then
-          send heartbeat "$at" "$PH_RETRY_SECONDS"
-        else
-          send unlock "$at" "$PH_RETRY_SECONDS"
-          LAST_SENT=unlock
+        if [ "$POWER" != awake ]; then
+          POWER="awake"
+          if [ "$LOCKED" = lock ]; then
+            send lock "$at" "$PH_RETRY_SECONDS"
+            LAST_SENT=lock
+          else
+            send resume "$at" "$PH_RETRY_SECONDS"
+            LAST_SENT=unlock
+          fi
         fi
         ;;
       heartbeat)

@@ -3,7 +3,7 @@
 #   the API key       → ~/Library/Application Support/PresenceHeartbeat/key (mode 600: this user only)
 #   the script        → ~/Library/Application Support/PresenceHeartbeat/presence-heartbeat.sh
 #   the LaunchAgent   → ~/Library/LaunchAgents/com.presence-heartbeat.agent.plist (loaded now)
-#   with sleepwatcher installed, also com.presence-heartbeat.sleepwatcher.plist (lock before sleep)
+#   with sleepwatcher installed, also com.presence-heartbeat.sleepwatcher.plist (sleep and resume)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,6 +29,6 @@ load com.presence-heartbeat.agent
 if PATH="/opt/homebrew/sbin:/usr/local/sbin:$PATH" command -v sleepwatcher >/dev/null 2>&1; then
   load com.presence-heartbeat.sleepwatcher
 else
-  echo "sleepwatcher is not installed: sleep is reported on waking only (brew install sleepwatcher, then run this again)."
+  echo "sleepwatcher is not installed: sleep is not reported, the wake is (brew install sleepwatcher, then run this again)."
 fi
 echo "Presence Heartbeat is running. Its log: ~/Library/Logs/PresenceHeartbeat.log"

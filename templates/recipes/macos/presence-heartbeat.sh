@@ -4,10 +4,13 @@
 #   presence-heartbeat.sh run     the agent: reports logon at start, then polls the screen lock every
 #                                 PH_POLL_SECONDS (IOConsoleUsers' CGSSessionScreenIsLocked, or this user
 #                                 switched away from the console) and reports lock/unlock when it changes,
-#                                 a heartbeat every PH_HEARTBEAT_SECONDS and after waking from sleep, and
-#                                 logoff when launchd stops it at logout (SIGTERM)
-#   presence-heartbeat.sh sleep   reports lock before the Mac sleeps (sleepwatcher -s; sleep goes ahead
+#                                 a heartbeat every PH_HEARTBEAT_SECONDS, resume (and a heartbeat) when its
+#                                 loop overslept because the Mac was asleep and sleepwatcher did not report
+#                                 the wake, and logoff when launchd stops it at logout (SIGTERM)
+#   presence-heartbeat.sh sleep   reports sleep before the Mac sleeps (sleepwatcher -s; sleep goes ahead
 #                                 after 15 s, so this gives up after 10 s)
+#   presence-heartbeat.sh wake    reports resume after the Mac woke (sleepwatcher -w), or lock if it woke
+#                                 to a locked screen
 #   presence-heartbeat.sh send EVENT   reports one event
 #
 # Reports go to {{ url }} with the user, this Mac as `device`, the time it happened (`at`, UTC) and an
@@ -27,6 +30,7 @@ PH_HEARTBEAT_SECONDS="${PH_HEARTBEAT_SECONDS:-{{ heartbeat_seconds }}}"
 PH_RETRY_SECONDS="${PH_RETRY_SECONDS:-{{ retry_seconds }}}"
 PH_POLL_SECONDS="${PH_POLL_SECONDS:-5}"
 STATE_FILE="$PH_DIR/last-sent" # the last lock/unlock reported, shared with the sleep command
+POWER_FILE="$PH_DIR/last-power" # "sleep EPOCH" or "resume EPOCH": one resume per wake, whoever notices it
 EX_CONFIG=78
 
 API_KEY=""
@@ -104,6 +108,24 @@ last_sent() {
   cat "$STATE_FILE" 2>/dev/null || true
 }
 
+# resumed_since EPOCH: a resume was reported at or after EPOCH (by sleepwatcher's wake or the agent).
+resumed_since() {
+  local what when
+  read -r what when <"$POWER_FILE" 2>/dev/null || return 1
+  [ "$what" = resume ] && [ "${when:-0}" -ge "$1" ]
+}
+
+# After waking: resume when the screen is unlocked; lock when it is still locked (the unlock that
+# follows then puts back what the user had before the Mac slept).
+report_wake() {
+  if [ "$(screen_state)" = lock ]; then
+    send lock "$(now_utc)" "$PH_RETRY_SECONDS"
+  else
+    send resume "$(now_utc)" "$PH_RETRY_SECONDS" && printf 'unlock\n' >"$STATE_FILE"
+  fi
+  printf 'resume %s\n' "$(date +%s)" >"$POWER_FILE"
+}
+
 on_stop() {
   trap '' TERM INT HUP
   [ -z "${NAP_PID:-}" ] || kill "$NAP_PID" 2>/dev/null
@@ -127,9 +149,13 @@ run() {
       send "$state" "$(now_utc)" "$PH_RETRY_SECONDS"
     fi
     now=$(date +%s)
-    # A loop that overslept by a minute means the Mac was asleep: say that it is back.
-    if [ $((now - last_tick)) -gt $((PH_POLL_SECONDS + 60)) ] ||
-      { [ "$PH_HEARTBEAT_SECONDS" -gt 0 ] && [ $((now - last_beat)) -ge "$PH_HEARTBEAT_SECONDS" ]; }; then
+    # A loop that overslept by a minute means the Mac was asleep: say that it is back (unless
+    # sleepwatcher's wake command already did), and beat at once.
+    if [ $((now - last_tick)) -gt $((PH_POLL_SECONDS + 60)) ]; then
+      resumed_since "$last_tick" || report_wake
+      last_beat=0
+    fi
+    if [ "$PH_HEARTBEAT_SECONDS" -gt 0 ] && [ $((now - last_beat)) -ge "$PH_HEARTBEAT_SECONDS" ]; then
       send heartbeat "$(now_utc)" "$PH_RETRY_SECONDS"
       last_beat=$(date +%s)
     fi
@@ -147,9 +173,13 @@ main() {
   case "${1:-}" in
     run) run ;;
     sleep)
-      if [ "$(last_sent)" != lock ]; then
-        send lock "$(now_utc)" 10
-      fi
+      send sleep "$(now_utc)" 10
+      printf 'sleep %s\n' "$(date +%s)" >"$POWER_FILE"
+      printf 'lock\n' >"$STATE_FILE" # asleep stands for locked: a lock seen at sleep adds nothing
+      ;;
+    wake)
+      # The agent's loop may have noticed the wake first.
+      resumed_since $(($(date +%s) - 60)) || report_wake
       ;;
     send)
       [ -n "${2:-}" ] || {
@@ -159,7 +189,7 @@ main() {
       send "$2" "$(now_utc)" "$PH_RETRY_SECONDS"
       ;;
     *)
-      log "usage: $0 run | sleep | send EVENT"
+      log "usage: $0 run | sleep | wake | send EVENT"
       exit 64
       ;;
   esac

@@ -11,10 +11,15 @@ read key.txt (icacls: inheritance removed, this user alone granted), registers t
 tasks\*.xml with schtasks /create /xml under "\Presence Heartbeat\" with this user in each
 logon/session trigger (so that on a Remote Desktop host every user's tasks fire for their own
 session only), and sends one heartbeat to check the connection to {{ url }}.
+
+The tasks start PowerShell under "conhost.exe --headless", so no console window flashes on the
+user's screen. -ShowConsole registers plain powershell.exe instead (for a security product that
+objects to headless console hosts; a window may then flash for a moment).
 #>
 [CmdletBinding()]
 param(
-    [string] $Source = $PSScriptRoot
+    [string] $Source = $PSScriptRoot,
+    [switch] $ShowConsole
 )
 
 $ErrorActionPreference = 'Stop'
@@ -45,6 +50,13 @@ foreach ($file in Get-ChildItem -LiteralPath (Join-Path $Source 'tasks') -Filter
         $user.InnerText = $Me
         $stateChange = $trigger['StateChange']
         if ($stateChange) { [void] $trigger.InsertBefore($user, $stateChange) } else { [void] $trigger.AppendChild($user) }
+    }
+    if ($ShowConsole) {
+        foreach ($exec in $xml.Task.Actions.ChildNodes) {
+            if ($exec.LocalName -ne 'Exec' -or $exec.Command -ne 'conhost.exe') { continue }
+            $exec['Command'].InnerText = 'powershell.exe'
+            $exec['Arguments'].InnerText = $exec.Arguments -replace '^--headless powershell\.exe ', ''
+        }
     }
     $name = 'Presence Heartbeat\' + $file.BaseName.Substring('presence-'.Length)
     $tmp = Join-Path $env:TEMP $file.Name

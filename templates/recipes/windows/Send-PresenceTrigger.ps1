@@ -6,6 +6,8 @@ Presence Heartbeat: reports one event for the signed-in user to {{ url }}.
 Called by the "Presence Heartbeat" scheduled tasks and by the GPO logoff script. Sends the user
 name, this computer (and the Remote Desktop session, if any) as the device, the time of the event
 in UTC and an idempotency id, retrying with backoff (2, 4, 8 ... 30 s) for at most -MaxSeconds.
+-At is the time the event happened when it is not now: the sleep and resume tasks pass the time
+Windows logged their event, because a report started at sleep may only leave after waking.
 
 The API key is read from %APPDATA%\PresenceHeartbeat\key.txt (an ACL lets only this user read it)
 into a variable and sent in the Authorization header. It is never written to the log or the screen.
@@ -14,9 +16,10 @@ The log is %APPDATA%\PresenceHeartbeat\presence-heartbeat.log.
 [CmdletBinding()]
 param(
     [Parameter(Mandatory = $true)]
-    [ValidateSet('logon', 'logoff', 'lock', 'unlock', 'shutdown', 'heartbeat')]
+    [ValidateSet('logon', 'logoff', 'lock', 'unlock', 'shutdown', 'sleep', 'resume', 'heartbeat')]
     [string] $Event,
-    [int] $MaxSeconds = {{ retry_seconds }}
+    [int] $MaxSeconds = {{ retry_seconds }},
+    [string] $At = ''
 )
 
 $ErrorActionPreference = 'Stop'
@@ -47,10 +50,20 @@ if (-not $session) { $session = 'session {0}' -f (Get-Process -Id $PID).SessionI
 $device = $env:COMPUTERNAME
 if ($session -ne 'Console') { $device = '{0}/{1}' -f $env:COMPUTERNAME, $session }
 
+# When it happened: the event's own time if the task passed one (ISO 8601 from the event log), else now.
+$when = (Get-Date).ToUniversalTime()
+if ($At) {
+    try {
+        $when = [DateTimeOffset]::Parse($At, [Globalization.CultureInfo]::InvariantCulture).UtcDateTime
+    } catch {
+        Write-Log ('ignoring -At {0}: not a time, sending the time now' -f $At)
+    }
+}
+
 $body = @{
     user   = $env:USERNAME
     event  = $Event
-    at     = (Get-Date).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ')
+    at     = $when.ToString('yyyy-MM-ddTHH:mm:ssZ')
     device = $device
     id     = [guid]::NewGuid().ToString()
 }

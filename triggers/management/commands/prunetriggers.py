@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from presence.models import ServiceSettings
-from triggers.models import Trigger
+from triggers import queue
 
 
 class Command(BaseCommand):
@@ -21,15 +21,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         days = options["days"] or ServiceSettings.current().trigger_retention_days
         cutoff = timezone.now() - dt.timedelta(days=days)
-        total = 0
-        # In batches: one huge DELETE would hold locks and bloat the WAL on a big table.
-        while True:
-            ids = list(
-                Trigger.objects.filter(received_at__lt=cutoff)
-                .exclude(status=Trigger.Status.QUEUED)
-                .values_list("pk", flat=True)[: options["batch"]]
-            )
-            if not ids:
-                break
-            total += Trigger.objects.filter(pk__in=ids).delete()[0]
+        # In batches (triggers.queue.prune): one huge DELETE would hold locks and bloat the WAL.
+        total = queue.prune(cutoff, options["batch"])
         self.stdout.write(f"Deleted {total} trigger(s) received before {cutoff:%Y-%m-%d %H:%M} ({days} days).")
