@@ -19,11 +19,6 @@ from triggers.models import Trigger
 LEAVING_EVENTS = ("logoff", "shutdown")
 
 
-def computer_of(device: str) -> str:
-    """The computer a `device` names: "TS-01/RDP-Tcp#3" → "ts-01"."""
-    return device.split("/", 1)[0].strip().lower()
-
-
 def _newest_per(queryset, partition: str):
     """The newest row (by `at`, then id) of each `partition` value in `queryset`."""
     ranked = queryset.annotate(

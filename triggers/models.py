@@ -53,6 +53,11 @@ def key_matches(clear: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_key(clear), stored_hash)
 
 
+def computer_of(device: str) -> str:
+    """The computer a trigger's `device` names: "TS-01/RDP-Tcp#3" → "ts-01" (triggers/devices.py says why)."""
+    return device.split("/", 1)[0].strip().lower()
+
+
 class ApiKeyQuerySet(models.QuerySet):
     def for_prefix(self, prefix: str) -> ApiKeyQuerySet:
         """Keys whose current or previous (rotated, in grace) prefix is `prefix`."""

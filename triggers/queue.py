@@ -29,8 +29,7 @@ from django.utils import timezone
 from heartbeat_site.helpers.rowsql import update_rows
 from licensing.state import licence_refusal, refusal_for
 from presence.identity import AmbiguousUser, UnknownUser, resolve_user
-from triggers.devices import computer_of
-from triggers.models import ApiKey, Trigger
+from triggers.models import ApiKey, Trigger, computer_of
 from triggers.throttles import enforce_rate
 
 log = logging.getLogger("triggers.queue")

@@ -6,7 +6,8 @@ import datetime as dt
 
 from django.conf import settings
 from django.utils import timezone
-from rest_framework import serializers
+from rest_framework import parsers, serializers
+from rest_framework.exceptions import ParseError
 
 from heartbeat_site.helpers.drf import ShallowFieldsSerializer
 from presence.models import EventRule
@@ -95,3 +96,14 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
     detail = serializers.CharField()
     fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, with JSON nested too deeply for Python refused as a 400: `[[[[…]]]]` a thousand
+    levels deep fits in 4 KiB and makes `json` raise RecursionError, which DRF does not catch."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the document is nested too deeply.") from None

@@ -27,8 +27,13 @@ from heartbeat_site.helpers.http import client_ip
 from triggers import queue
 from triggers.auth import ApiKeyAuthentication
 from triggers.models import ApiKey, Trigger
-from triggers.parsers import JSONParser
-from triggers.serializers import MAX_CLIENT_ID, ErrorSerializer, TriggerInSerializer, TriggerOutSerializer
+from triggers.serializers import (
+    MAX_CLIENT_ID,
+    ErrorSerializer,
+    JSONParser,
+    TriggerInSerializer,
+    TriggerOutSerializer,
+)
 from triggers.throttles import TriggerRateThrottle
 
 log = logging.getLogger("triggers.api")

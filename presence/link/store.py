@@ -166,7 +166,7 @@ def plan_round(busy_user_ids: set[int], known: Container[str], waited_out: Conta
         return Round()
     now = timezone.now()
     # Device-only triggers become per-user triggers now, planned in the next round (at once: `more`).
-    dispatched = fanout.dispatch(read.for_devices, now)
+    dispatched = fanout.dispatch(read.for_devices, now) if read.for_devices else 0
     config = engine_config()
     debounce = ServiceSettings.current().debounce_seconds
     blocked = licence_refusal()
