@@ -142,7 +142,8 @@ class JsonObject(serializers.Serializer):
         try:
             value = super().to_internal_value(data)
         except ValidationError as exc:
-            raise ValidationError({**unknown, **exc.detail}) from None
+            found = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            raise ValidationError({**unknown, **found}) from None
         if unknown:
             raise ValidationError(unknown)
         return value
@@ -163,7 +164,8 @@ class SettingsSerializer(JsonObject):
         """Every setting, those left out at their default (so that older exports stay importable)."""
         fallback = attrs.pop("restore_fallback", None)
         settings = full_clean(ServiceSettings(**attrs))
-        return {name: getattr(settings, name) for name in self.fields} | {"restore_fallback": fallback}
+        names: list[str] = list(self.fields.keys())
+        return {name: getattr(settings, name) for name in names} | {"restore_fallback": fallback}
 
 
 class PresetSerializer(JsonObject):
@@ -423,11 +425,12 @@ def plan_import(valid: Validated) -> ImportPlan:
     existing_rules = {r.event: r for r in EventRule.objects.select_related("preset")}
     rules: dict[str, list[str]] = {"created": [], "updated": [], "deleted": [], "unchanged": []}
     for r, preset_name in valid.event_rules:
-        old = existing_rules.get(r.event)
-        if old is None:
+        old_rule = existing_rules.get(r.event)
+        if old_rule is None:
             rules["created"].append(r.event)
         else:
-            changed = _differs(old, r, EVENT_RULE_FIELDS) or (old.preset.name if old.preset else None) != preset_name
+            old_preset = old_rule.preset.name if old_rule.preset else None
+            changed = _differs(old_rule, r, EVENT_RULE_FIELDS) or old_preset != preset_name
             rules["updated" if changed else "unchanged"].append(r.event)
     rules["deleted"] = sorted(set(existing_rules) - {r.event for r, _ in valid.event_rules})
 

@@ -306,8 +306,8 @@ def _decide(
     button = trigger.source == BUTTON and trigger.preset is not None
     # A button press happens now, on the server: a device clock running ahead must not swallow it.
     if not button and memory.last_event_at is not None and trigger.at < memory.last_event_at:
-        rule = f"ordering: older than the last decided trigger ({memory.last_event_at.isoformat()})"
-        return _skip("stale", rule, current, memory)
+        ordering = f"ordering: older than the last decided trigger ({memory.last_event_at.isoformat()})"
+        return _skip("stale", ordering, current, memory)
 
     mem = memory
     if memory.last_event_at is None or trigger.at > memory.last_event_at:
@@ -320,8 +320,8 @@ def _decide(
         assert trigger.preset is not None  # narrowed by `button`
         target = trigger.preset.render(at=trigger.at, device=trigger.device, tz=config.tz)
         mem = replace(mem, manual_since=None)
-        rule = f"button: preset '{trigger.preset.name}'"
-        return _set(target, current, mem, now, rule, trigger.preset.name, set_by=BUTTON)
+        pressed = f"button: preset '{trigger.preset.name}'"
+        return _set(target, current, mem, now, pressed, trigger.preset.name, set_by=BUTTON)
 
     manual = config.manual_wins and (changed_by_hand or memory.manual_since is not None)
     if trigger.event == LOGON:

@@ -95,7 +95,10 @@ class TriggerOutSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
     detail = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+    # A field named `fields` (the API's key), taken out of the class by DRF's metaclass like every field.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
 
 
 class JSONParser(parsers.JSONParser):

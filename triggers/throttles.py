@@ -73,7 +73,7 @@ def over_limit(scope: str, rate: str, ident: str) -> float | None:
 def enforce_rate(api_key_pk: int, who: str) -> None:
     """TRIGGER_RATE_PER_USER per (key, PBX user) — whatever spelling named the user — or per (key, computer)
     for a computer-level event sent without a user (`who`): 429 when over."""
-    rate = api_settings.DEFAULT_THROTTLE_RATES[USER_SCOPE]
+    rate = str(api_settings.DEFAULT_THROTTLE_RATES[USER_SCOPE])
     wait = over_limit(USER_SCOPE, rate, f"{api_key_pk}-{who}")
     if wait is not None:
         raise exceptions.Throttled(wait, "Too many triggers for this user: slow down (see Retry-After).")
@@ -88,7 +88,7 @@ class TriggerRateThrottle(BaseThrottle):
     def allow_request(self, request, view) -> bool:
         if getattr(request, "auth", None) is None:
             return True
-        rate = api_settings.DEFAULT_THROTTLE_RATES[KEY_SCOPE]
+        rate = str(api_settings.DEFAULT_THROTTLE_RATES[KEY_SCOPE])
         self.wait_seconds = over_limit(KEY_SCOPE, rate, str(request.auth.pk))
         return self.wait_seconds is None
 

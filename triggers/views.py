@@ -90,8 +90,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     response = Response(body, status=exc.status_code)
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         response["WWW-Authenticate"] = 'Bearer realm="api"'
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        response["Retry-After"] = str(int(exc.wait) + 1)
+    wait = getattr(exc, "wait", None)  # Throttled's, set in its __init__ (not in DRF's stubs)
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        response["Retry-After"] = str(int(wait) + 1)
     # A 429 writes no row (counted in heartbeat_rate_limited_total): a loop must not fill the log.
     if request is not None and isinstance(context.get("view"), TriggerCreateView) and exc.status_code != 429:
         fields = audit_fields(request)

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.db import connection, models
 
@@ -43,7 +43,10 @@ def update_rows(model: type[models.Model], fields: list[str], objects: Iterable[
     return len(rows)
 
 
-class Columns:
+M = TypeVar("M", bound=models.Model)
+
+
+class Columns(Generic[M]):
     """Some of a model's columns in a hand-written SELECT, and how their values become an instance.
 
     For queries run on every planning round, where building the SQL through the ORM cost more than
@@ -52,7 +55,7 @@ class Columns:
     Columns left out are deferred (loaded on access).
     """
 
-    def __init__(self, model: type[models.Model], alias: str, attnames: Iterable[str] | None = None):
+    def __init__(self, model: type[M], alias: str, attnames: Iterable[str] | None = None):
         wanted = set(attnames) if attnames is not None else None
         self.model = model
         self.alias = alias
@@ -74,7 +77,7 @@ class Columns:
     def __len__(self) -> int:
         return len(self.fields)
 
-    def build(self, values: tuple | list) -> models.Model:
+    def build(self, values: tuple | list) -> M:
         """An instance from this part of a row (values in `select()` order)."""
         values = list(values)
         for index, converters, col in self._converters_for_connection():

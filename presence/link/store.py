@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Container
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -132,7 +133,8 @@ def read_queue(busy_user_ids: set[int]) -> QueueRead:
 
 def _queued_trigger(trigger: Trigger, presets: dict[int, Preset]) -> planning.QueuedTrigger:
     decision = trigger.decision or {}
-    preset = presets.get(decision.get("requested_preset")) if trigger.source == Trigger.Source.BUTTON else None
+    requested = decision.get("requested_preset")
+    preset = presets.get(requested) if trigger.source == Trigger.Source.BUTTON and requested else None
     return planning.QueuedTrigger(
         id=trigger.pk,
         event=trigger.event,
@@ -219,9 +221,10 @@ def plan_round(busy_user_ids: set[int], known: Container[str], waited_out: Conta
         UserState.objects.bulk_create([s for s in memories.values() if s._state.adding])
     # A user who pressed a button waits for an answer, also when the answer is "nothing to do".
     result.settled_presses = [
-        (read.rows[o.trigger_id].pbx_user_id, o.trigger_id, o.status, o.reason)
+        (presser, o.trigger_id, o.status, o.reason)
         for o in outcomes
-        if read.rows[o.trigger_id].source == Trigger.Source.BUTTON and read.rows[o.trigger_id].pbx_user_id
+        if read.rows[o.trigger_id].source == Trigger.Source.BUTTON
+        and (presser := read.rows[o.trigger_id].pbx_user_id) is not None
     ]
     return result
 
@@ -254,7 +257,8 @@ def _users_with_states(guids: set[str], ids: set[int]) -> tuple[dict[int, PbxUse
     if not guids and not ids:
         return {}, {}
     quote = connection.ops.quote_name
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     for column, values in (("guid", sorted(guids)), ("id", sorted(ids))):
         if values:
             where.append(f"u.{quote(column)} IN ({', '.join(['%s'] * len(values))})")
@@ -367,7 +371,7 @@ def expire_heartbeats(now: dt.datetime | None = None) -> int:
     ).select_related("user")
     silent = [s for s in watched if planning.heartbeat_lost(s.last_heartbeat_at, s.heartbeat_lost_fired, minutes, now)]
     with transaction.atomic():
-        fired = queue.raise_heartbeat_lost([(s.user, s.last_heartbeat_at) for s in silent], now)
+        fired = queue.raise_heartbeat_lost([(s.user, s.last_heartbeat_at) for s in silent if s.last_heartbeat_at], now)
         UserState.objects.filter(pk__in=[s.pk for s in silent]).update(heartbeat_lost_fired=True)
     return fired
 

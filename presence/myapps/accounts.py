@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import re
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -66,14 +64,14 @@ def administrators_group() -> Group:
     return group
 
 
-def linked_account(pbx_user: PbxUser) -> AbstractBaseUser | None:
+def linked_account(pbx_user: PbxUser) -> User | None:
     link = (
         AccountLink.objects.select_related("user").filter(origin=ORIGIN, pbx_guid=pbx_user.guid).order_by("pk").first()
     )
     return link.user if link else None
 
 
-def admin_account(pbx_user: PbxUser) -> AbstractBaseUser:
+def admin_account(pbx_user: PbxUser) -> User:
     """The linked account (created on first use), staff and in the group; AccountRefused when it may not be used."""
     with transaction.atomic():
         account = linked_account(pbx_user)
@@ -90,8 +88,8 @@ def admin_account(pbx_user: PbxUser) -> AbstractBaseUser:
     return account
 
 
-def _create_account(pbx_user: PbxUser) -> AbstractBaseUser:
-    users = get_user_model()
+def _create_account(pbx_user: PbxUser) -> User:
+    users = User  # Django's own user model: the admin app's accounts are plain staff accounts
     base = "myapps." + (re.sub(r"[^\w.@+-]", "-", pbx_user.h323 or pbx_user.guid)[:120] or pbx_user.guid)
     username, n = base, 1
     # A name taken by any other account — a hand-made one included — is never reused: add a number.
@@ -111,7 +109,7 @@ def _create_account(pbx_user: PbxUser) -> AbstractBaseUser:
     return account
 
 
-def session_account_is_linked(account: AbstractBaseUser, pbx_guid: str | None) -> bool:
+def session_account_is_linked(account: User, pbx_guid: str | None) -> bool:
     """Whether a framed admin session still belongs to the PBX user it was opened for."""
     if not pbx_guid or account.is_superuser:
         return False

@@ -94,7 +94,7 @@ class MyAppsFrameMiddleware:
 
     def framed_admin(self, request: HttpRequest) -> HttpResponse:
         request.urlconf = FRAME_URLCONF
-        request.myapps_admin_frame = True
+        request.myapps_admin_frame = True  # type: ignore[attr-defined]  # read by the admin's templates
         user = request.user
         if user.is_authenticated and not accounts.session_account_is_linked(user, request.session.get(SESSION_GUID)):
             # Only the admin app's own sign-in opens a framed session; anything else is ended here.

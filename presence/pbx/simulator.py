@@ -264,9 +264,9 @@ class PbxSimulator:
         user = self._users.pop(guid)
         self._unindex(user)
         self._usn += 1
-        for conn in self._replicators():
+        for conn, replication in self._replicators():
             message = {"api": "PbxTableUsers", "mt": "ReplicateDel", "usn": self._usn, "columns": {"guid": guid}}
-            await self._send(conn, self._with_src(message, conn.replication.src))
+            await self._send(conn, self._with_src(message, replication.src))
         for conn, src in list(self._watchers.pop(guid, ())):
             conn.subs[src] = None
             await self._send(conn, self._with_src({"api": "PbxApi", "mt": "PresenceState", "up": False}, src))
@@ -376,7 +376,7 @@ class PbxSimulator:
         api, mt = message.get("api"), message.get("mt")
         if api is None:
             base = {"AppChallenge": self._app_challenge, "AppLogin": self._app_login, "KeepAlive": self._keepalive}
-            handler = base.get(mt)
+            handler = base.get(str(mt))
             if handler is not None:
                 await handler(conn, message)
             return
@@ -384,7 +384,7 @@ class PbxSimulator:
             # No API without a login.
             await conn.ws.close(code=1008, reason="not logged in")
             return
-        handler = self._api_handlers.get((api, mt))
+        handler = self._api_handlers.get((str(api), str(mt)))
         if handler is not None:
             await handler(conn, message)
 
@@ -467,13 +467,12 @@ class PbxSimulator:
         # Without columns, the reply marks the end of the initial table.
         await self._send(conn, reply)
 
-    def _replicators(self) -> list[_SimConnection]:
-        return [conn for conn in self._conns if conn.logged_in and conn.replication is not None]
+    def _replicators(self) -> list[tuple[_SimConnection, _Replication]]:
+        return [(conn, conn.replication) for conn in self._conns if conn.logged_in and conn.replication is not None]
 
     async def _push_row(self, mt: str, user: SimUser) -> None:
         self._usn += 1
-        for conn in self._replicators():
-            replication = conn.replication
+        for conn, replication in self._replicators():
             message = {"api": "PbxTableUsers", "mt": mt, "usn": self._usn, "columns": user.row(replication.columns)}
             await self._send(conn, self._with_src(message, replication.src))
 

@@ -93,7 +93,7 @@ class Command(BaseCommand):
         host, port = options["host"], options["port"]
         listen = endpoint(host, port, settings.TLS_CERT_FILE, settings.TLS_KEY_FILE)
         check_endpoint(listen)
-        reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
+        reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)  # type: ignore[arg-type]  # zope stubs
         # Static files (the admin's CSS) served here too: no nginx in front of the embedded default.
         routes = dict(get_default_application().application_mapping)
         routes["http"] = ASGIStaticFilesHandler(routes["http"])
@@ -101,7 +101,7 @@ class Command(BaseCommand):
             application=ProtocolTypeRouter(routes),
             endpoints=[listen],
             signal_handlers=True,
-            ready_callable=lambda: reactor.callLater(0, start_background),
+            ready_callable=lambda: reactor.callLater(0, start_background),  # type: ignore[arg-type]  # zope stubs
             proxy_forwarded_address_header="X-Forwarded-For" if settings.TRUST_PROXY_HEADERS else None,
             proxy_forwarded_port_header="X-Forwarded-Port" if settings.TRUST_PROXY_HEADERS else None,
             proxy_forwarded_proto_header="X-Forwarded-Proto" if settings.TRUST_PROXY_HEADERS else None,
