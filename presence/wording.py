@@ -9,6 +9,7 @@ that every reason and rule text they write is known here.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from heartbeat_site.helpers.wording import NESTED, Wording, local_datetime, weekdays
@@ -85,3 +86,10 @@ VALUES = {
 }
 
 DECISIONS = Wording(PATTERNS, values=VALUES)
+
+# An activity as the admin names it; others (RFC 4480's "lunch", "vacation"…) as they are.
+ACTIVITY_NAMES = {"": _("available"), "away": _("away"), "busy": _("busy"), "dnd": _("dnd")}
+
+
+def activity_name(activity: str | None) -> str:
+    return str(ACTIVITY_NAMES.get(activity or "", activity))

@@ -7,6 +7,7 @@ explains how).
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from heartbeat_site.helpers.wording import NESTED, Wording
@@ -25,3 +26,10 @@ API = [
 
 PATTERNS = [*API, *DECISION_PATTERNS]
 TRIGGER_LOG = Wording(PATTERNS, values={**DECISION_VALUES, "summary": NESTED, "accepted": NESTED})
+
+KEY_STATES = {"active": _("active"), "rotating": _("rotating"), "expired": _("expired"), "revoked": _("revoked")}
+
+
+def key_state_name(state: str) -> str:
+    """An API key's state (ApiKey.state) as people read it."""
+    return str(KEY_STATES.get(state, state))
