@@ -77,9 +77,11 @@ SEATS = [
         "Not enough seats: %(used)s of %(total)s in use, %(free)s free, and %(wanted)s more %(users)s asked for. "
         "Switch someone off or order more seats."
     ),
+    gettext_noop("user"),
+    gettext_noop("users"),
 ]
 
 PATTERNS = [*STATE, *KEYS, *SEATS]
-VALUES = {"problem": NESTED, "days": NESTED, "date": local_date, "active_date": local_date}
+VALUES = {"problem": NESTED, "days": NESTED, "users": NESTED, "date": local_date, "active_date": local_date}
 
 LICENCE = Wording(PATTERNS, values=VALUES)

@@ -117,6 +117,8 @@ _engine = Engine(
     dirs=[str(settings.BASE_DIR / "templates" / "recipes")],
     autoescape=False,
     string_if_invalid=_MISSING,
+    # The READMEs are for people: in the language of the admin who downloads them (the request's).
+    libraries={"i18n": "django.templatetags.i18n"},
 )
 
 
