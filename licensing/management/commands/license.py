@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 
 from licensing import tokens, trust
@@ -67,7 +68,7 @@ class Command(BaseCommand):
                 if active.demo
                 else gettext("A licence is already active (valid until %(until)s): nothing to do.")
             )
-            self.stdout.write(text % {"until": active.valid_until})
+            self.stdout.write(text % {"until": date_format(active.valid_until, "SHORT_DATE_FORMAT")})
             return
         if Licence.objects.exists():
             # One demo per installation: restarting must not renew an expired demo for ever.
@@ -107,7 +108,7 @@ class Command(BaseCommand):
         )
         values = {
             "seats": DEMO_SEATS,
-            "until": terms.valid_until,
+            "until": date_format(terms.valid_until, "SHORT_DATE_FORMAT"),
             "path": trust.demo_key_path(),
             "instance": terms.instance,
         }
