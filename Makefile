@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-embedded test-scaled test-production test-long lint format bench venv clean env
+.PHONY: run test test-embedded test-scaled test-production test-long lint format bench venv clean env messages
 
 venv: $(STAMP)
 
@@ -52,6 +52,15 @@ lint: venv
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The German catalogue: new and changed texts from the code and templates into locale/de/…/django.po
+# (translate what is new or fuzzy there), then compile it. The compiled django.mo is committed, so that
+# `make run` needs no gettext; `make test` fails when it is older than the .po or a text is untranslated.
+MESSAGES_IGNORE := --ignore=tests --ignore=var --ignore=test-output --ignore=deploy --ignore=docs
+messages: venv
+	$(BIN)/python manage.py makemessages --locale=de --no-obsolete --add-location=file $(MESSAGES_IGNORE) \
+		--settings=heartbeat_site.settings_test
+	msgfmt --check -o locale/de/LC_MESSAGES/django.mo locale/de/LC_MESSAGES/django.po
 
 bench: venv env
 	$(BIN)/python -m tests.bench.run_all

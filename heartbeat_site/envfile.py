@@ -6,11 +6,14 @@ MYAPPS_ADMIN_PASSWORD) for the embedded default, whose built-in PBX simulator th
 a real PBX (PBX_URL set) those are the passwords typed into the PBX's App objects: they are left to
 the administrator, and the apps stay off until they are set.
 
-Standard library only: `make` runs it before the virtualenv has Django.
+Standard library only: `make` runs it before the virtualenv has Django. Its hints are in the language
+of LANGUAGE_CODE (environment or the file), read from the project's compiled catalogue by Python's
+own gettext.
 """
 
 from __future__ import annotations
 
+import gettext
 import os
 import re
 import secrets
@@ -60,15 +63,28 @@ def ensure(path: Path, environ: Mapping[str, str]) -> tuple[list[str], list[str]
     return added, left
 
 
+LOCALE = Path(__file__).resolve().parent.parent / "locale"
+
+
+def hints(path: Path, environ: Mapping[str, str]) -> gettext.NullTranslations:
+    """The catalogue of LANGUAGE_CODE's language (English when there is none)."""
+    language = (environ.get("LANGUAGE_CODE") or read(path).get("LANGUAGE_CODE") or "en").lower()
+    return gettext.translation("django", LOCALE, languages=[language.replace("_", "-").split("-")[0]], fallback=True)
+
+
 def main(argv: list[str]) -> int:
     path = Path(argv[1] if len(argv) > 1 else ".env")
     added, left = ensure(path, os.environ)
+    _ = hints(path, os.environ).gettext
     if added:
-        print(f"Added {', '.join(added)} to {path} (fresh random values).")
+        print(_("Added %(names)s to %(file)s (fresh random values).") % {"names": ", ".join(added), "file": path})
     if left:
         print(
-            f"PBX_URL is set: the myApps apps stay off until {' and '.join(left)} hold the passwords of their "
-            "App objects on the PBX (docs/myapps.md)."
+            _(
+                "PBX_URL is set: the myApps apps stay off until %(names)s hold the passwords of their App objects "
+                "on the PBX (docs/myapps.md)."
+            )
+            % {"names": ", ".join(left)}
         )
     return 0
 

@@ -134,6 +134,9 @@ MIDDLEWARE = [
     # session middleware reads them), and framing allowed for them alone (after X-Frame-Options).
     "presence.myapps.middleware.MyAppsCookiesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of every page: the language switch's cookie, else the browser's Accept-Language, else
+    # LANGUAGE_CODE (after the session, before common, as Django documents it).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -269,10 +272,26 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
-LANGUAGE_CODE = "en-us"
-# English and German (the myApps apps follow myApps' language; issue 18 extends this to every page).
+# English and German for everything a person reads. A page follows the language switch (a cookie),
+# else the browser's Accept-Language; the myApps apps follow myApps' language. LANGUAGE_CODE is the
+# language when nothing says otherwise: make run's hints, recipe READMEs downloaded without one, and the
+# default presets a new installation creates. Machine text (API, logs, scripts' output) stays English.
 LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+_LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en").strip().lower().replace("_", "-")
+LANGUAGE_CODE = _LANGUAGE_CODE.split("-")[0]
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(
+        f"LANGUAGE_CODE={_LANGUAGE_CODE!r} is not a language of this service: use "
+        + " or ".join(code for code, _ in LANGUAGES)
+        + "."
+    )
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# English dates as the project always wrote them (2026-11-29 17:29); German ones are Django's (29.11.2026 17:29).
+FORMAT_MODULE_PATH = ["heartbeat_site.formats"]
+# The language switch's cookie: sent only over HTTPS where the session cookie is, never read by scripts.
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -20,6 +20,8 @@ urlpatterns = [
         name="admin-integration-download",
     ),
     path("admin/", admin.site.urls),
+    # The language switch on the user page and in the admin: POST /i18n/setlang/ (Django's set_language).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("triggers.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

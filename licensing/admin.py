@@ -7,6 +7,8 @@ The per-user switches live in the PBX users list (presence admin), which this pa
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -14,34 +16,39 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from licensing import tokens, trust
 from licensing.models import Installation, Licence
 from licensing.state import compute_status
+from licensing.wording import LICENCE
 
 HISTORY_ROWS = 50
 
 
 class LicenceKeyForm(forms.Form):
     key = forms.CharField(
-        label="Licence key",
+        label=_("Licence key"),
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80, "spellcheck": "false", "autocomplete": "off"}),
-        help_text="Paste the whole key: one line starting with PHL1.",
+        help_text=_("Paste the whole key: one line starting with PHL1."),
     )
 
 
 def order_text(instance_id: str, current: Licence | None) -> str:
-    """What an administrator sends to the licence issuer to order (or renew) a licence."""
+    """What an administrator sends to the licence issuer to order (or renew) a licence (in their language)."""
     lines = [
-        "Please issue a Presence Heartbeat licence key.",
+        gettext("Please issue a Presence Heartbeat licence key."),
         "",
-        f"Instance id: {instance_id}",
-        "Customer: <your organisation>",
-        "Seats (users): <number of users>",
+        gettext("Instance id: %(instance)s") % {"instance": instance_id},
+        gettext("Customer: <your organisation>"),
+        gettext("Seats (users): <number of users>"),
     ]
     if current is not None and not current.demo:
         lines.append(
-            f"Current licence: serial {current.serial}, {current.seats} seats, valid until {current.valid_until}"
+            gettext("Current licence: serial %(serial)s, %(seats)s seats, valid until %(until)s")
+            % {"serial": current.serial, "seats": current.seats, "until": current.valid_until.isoformat()}
         )
     return "\n".join(lines)
 
@@ -81,7 +88,7 @@ class LicenceAdmin(admin.ModelAdmin):
                 try:
                     terms = Licence.examine(token)
                 except tokens.InvalidLicence as exc:
-                    form.add_error("key", exc.message)
+                    form.add_error("key", LICENCE(exc.message))
                 else:
                     return self.render_confirm(request, token, terms)
         return self.render_page(request, form)
@@ -92,8 +99,10 @@ class LicenceAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Licence",
+            "title": gettext("Licence"),
             "status": status,
+            "message": LICENCE(status["message"]),
+            "valid_until": dt.date.fromisoformat(status["valid_until"]) if status["valid_until"] else None,
             "seats_free": max(status["seats_total"] - status["seats_used"], 0),
             "instance_id": Installation.current().instance_id,
             "order_text": order_text(Installation.current().instance_id, current),
@@ -111,7 +120,7 @@ class LicenceAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Confirm the licence key",
+            "title": gettext("Confirm the licence key"),
             "terms": terms,
             "token": token,
             "current": current,
@@ -127,10 +136,15 @@ class LicenceAdmin(admin.ModelAdmin):
         try:
             licence = Licence.enter(request.POST.get("key", ""), by=request.user)
         except tokens.InvalidLicence as exc:
-            messages.error(request, f"The licence key was not entered: {exc.message}")
+            messages.error(request, gettext("The licence key was not entered: %(why)s") % {"why": LICENCE(exc.message)})
         else:
             messages.success(
                 request,
-                f"Licence entered: {licence.customer}, {licence.seats} seats, valid until {licence.valid_until}.",
+                gettext("Licence entered: %(customer)s, %(seats)s seats, valid until %(until)s.")
+                % {
+                    "customer": licence.customer,
+                    "seats": licence.seats,
+                    "until": date_format(licence.valid_until, "SHORT_DATE_FORMAT"),
+                },
             )
         return redirect("admin:licensing_licence_changelist")

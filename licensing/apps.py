@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class LicensingConfig(AppConfig):
     name = "licensing"
-    verbose_name = "Licensing"
+    verbose_name = _("Licensing")
 
     def ready(self) -> None:
         from licensing import (

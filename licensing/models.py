@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from licensing import tokens, trust
 from licensing.signals import licence_changed, licence_changing
@@ -84,7 +85,7 @@ class Licence(models.Model):
     replaced_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
-        verbose_name = verbose_name_plural = "licence"
+        verbose_name = verbose_name_plural = _("licence")
         ordering = ["-entered_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["active"], condition=Q(active=True), name="one_active_licence")]
         permissions = [("activate_licence", "Can enter licence keys")]

@@ -8,22 +8,28 @@ from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
 from django.http import JsonResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from heartbeat_site.helpers.wording import short_datetime
 from licensing import seats
 from licensing.models import Seat
 from licensing.state import licence_status
+from licensing.wording import LICENCE
 from presence.jsonforms import BOUNDED_JSON
-from presence.models import EventRule, OverrideRule, PbxUser, Preset, ServiceSettings
+from presence.models import ACTIVITY_COLOURS, EventRule, OverrideRule, PbxUser, Preset, ServiceSettings
+from presence.wording import DECISIONS, activity_name
 from triggers.devices import devices_seen
+from triggers.models import Trigger
+
+STATUS_LABELS = dict(Trigger.Status.choices)
 
 
 def presence_text(value: dict | None) -> str:
     if not value:
         return ""
-    return f"{value.get('activity') or 'available'} {value.get('note', '')}".strip()
+    return f"{activity_name(value.get('activity'))} {value.get('note', '')}".strip()
 
 
 def swatch(colour: str) -> str:
@@ -37,11 +43,11 @@ def swatch(colour: str) -> str:
 class LicensedFilter(admin.SimpleListFilter):
     """Who has a seat? — answers the question a licence renewal starts with."""
 
-    title = "licence"
+    title = _("licence")
     parameter_name = "licensed"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Licensed"), ("no", "Not licensed")]
+        return [("yes", _("Licensed")), ("no", _("Not licensed"))]
 
     def queryset(self, request, queryset):
         if self.value() in ("yes", "no"):
@@ -56,7 +62,7 @@ class PbxUserAdmin(admin.ModelAdmin):
     list_display_links = ["h323"]
     list_filter = [LicensedFilter, "active", "node"]
     search_fields = ["search_text"]
-    search_help_text = "Name, login name, number or e-mail; several words must all match."
+    search_help_text = _("Name, login name, number or e-mail; several words must all match.")
     show_full_result_count = False
     list_per_page = 50
     fields = [
@@ -77,7 +83,7 @@ class PbxUserAdmin(admin.ModelAdmin):
     actions = ["license_selected", "unlicense_selected"]
     change_list_template = "admin/presence/pbxuser/change_list.html"
 
-    @admin.display(description="timeline")
+    @admin.display(description=_("timeline"))
     def timeline(self, obj: PbxUser) -> str:
         """The answer to "why is Alice yellow?": the latest triggers with what decided each."""
         if obj.pk is None:
@@ -90,10 +96,10 @@ class PbxUserAdmin(admin.ModelAdmin):
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    timezone.localtime(t.at).strftime("%Y-%m-%d %H:%M:%S"),
+                    short_datetime(t.at, seconds=True),
                     t.event,
-                    t.status,
-                    t.reason or (t.decision or {}).get("rule", ""),
+                    t.get_status_display(),
+                    DECISIONS(t.reason or (t.decision or {}).get("rule", "")),
                     presence_text((t.decision or {}).get("after")),
                 )
                 for t in rows
@@ -101,10 +107,16 @@ class PbxUserAdmin(admin.ModelAdmin):
         )
         url = reverse("admin:triggers_trigger_changelist") + f"?pbx_user__id__exact={obj.pk}"
         return format_html(
-            "<table><tr><th>happened</th><th>event</th><th>status</th><th>why</th><th>set</th></tr>{}</table>"
-            '<p><a href="{}">All of this user\'s triggers</a></p>',
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>"
+            '<p><a href="{}">{}</a></p>',
+            gettext("happened"),
+            gettext("event"),
+            gettext("status"),
+            gettext("why"),
+            gettext("set"),
             lines,
             url,
+            gettext("All of this user's triggers"),
         )
 
     @admin.display(description=_("devices seen"))
@@ -123,8 +135,8 @@ class PbxUserAdmin(admin.ModelAdmin):
                 (
                     row["device"],
                     row["event"],
-                    timezone.localtime(row["at"]).strftime("%Y-%m-%d %H:%M:%S"),
-                    row["status"],
+                    short_datetime(row["at"], seconds=True),
+                    STATUS_LABELS.get(row["status"], row["status"]),
                 )
                 for row in rows
             ),
@@ -169,14 +181,14 @@ class PbxUserAdmin(admin.ModelAdmin):
         }
         return super().changelist_view(request, extra_context)
 
-    @admin.display(description="licence", ordering="-licensed")
+    @admin.display(description=_("licence"), ordering="-licensed")
     def licence_switch(self, obj: PbxUser) -> str:
         checked = getattr(obj, "licensed", False)
         return format_html(
             '<span class="licence-cell"><input type="checkbox" role="switch" class="licence-toggle" data-url="{}" '
-            'aria-label="Licence for {}"{}><span class="licence-msg" role="status"></span></span>',
+            'aria-label="{}"{}><span class="licence-msg" role="status"></span></span>',
             reverse("admin:presence_pbxuser_licence_switch", args=[obj.pk]),
-            obj.h323 or obj.guid,
+            gettext("Licence for %(user)s") % {"user": obj.h323 or obj.guid},
             " checked" if checked else "",
         )
 
@@ -187,20 +199,22 @@ class PbxUserAdmin(admin.ModelAdmin):
         licensing permission; 404 for an unknown user.
         """
         if request.method != "POST":
-            return JsonResponse({"ok": False, "error": "method_not_allowed", "detail": "Use POST."}, status=405)
-        if not self.has_licence_permission(request):
             return JsonResponse(
-                {"ok": False, "error": "forbidden", "detail": "You may not change licence switches."}, status=403
+                {"ok": False, "error": "method_not_allowed", "detail": gettext("Use POST.")}, status=405
             )
+        if not self.has_licence_permission(request):
+            detail = gettext("You may not change licence switches.")
+            return JsonResponse({"ok": False, "error": "forbidden", "detail": detail}, status=403)
         user = self.get_queryset(request).filter(pk=object_id).first() if object_id.isdigit() else None
         if user is None:
-            return JsonResponse({"ok": False, "error": "not_found", "detail": "No such PBX user."}, status=404)
+            return JsonResponse({"ok": False, "error": "not_found", "detail": gettext("No such PBX user.")}, status=404)
         try:
             body = json.loads(request.body or b"{}")
         except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("on"), bool):
-            return JsonResponse({"ok": False, "error": "invalid", "detail": 'Send JSON like {"on": true}.'}, status=400)
+            detail = gettext('Send JSON like {"on": true}.')
+            return JsonResponse({"ok": False, "error": "invalid", "detail": detail}, status=400)
         on = body["on"]
         try:
             changed = seats.set_switch([user.guid], on, by=request.user)
@@ -210,7 +224,7 @@ class PbxUserAdmin(admin.ModelAdmin):
                 {
                     "ok": False,
                     "error": "seat_limit",
-                    "detail": str(exc),
+                    "detail": LICENCE(str(exc)),
                     "on": user.licensed,
                     "seats_used": status["seats_used"],
                     "seats_total": status["seats_total"],
@@ -218,6 +232,7 @@ class PbxUserAdmin(admin.ModelAdmin):
                 status=409,
             )
         if changed:
+            # The admin's history keeps English: it is a record, read long after in any language.
             self.log_change(request, user, f"Licence switched {'on' if on else 'off'}.")
         status = licence_status()
         return JsonResponse(
@@ -230,38 +245,49 @@ class PbxUserAdmin(admin.ModelAdmin):
             }
         )
 
-    @admin.action(description="License selected PBX users", permissions=["licence"])
+    @admin.action(description=_("License selected PBX users"), permissions=["licence"])
     def license_selected(self, request, queryset) -> None:
         guids = list(queryset.values_list("guid", flat=True))
         try:
             changed = seats.set_switch(guids, True, by=request.user)
         except seats.SeatLimitExceeded as exc:
-            self.message_user(request, f"No licence was switched on. {exc}", messages.ERROR)
+            message = gettext("No licence was switched on. %(why)s") % {"why": LICENCE(str(exc))}
+            self.message_user(request, message, messages.ERROR)
             return
-        self._switched(request, changed, len(guids), "on")
-
-    @admin.action(description="Unlicense selected PBX users", permissions=["licence"])
-    def unlicense_selected(self, request, queryset) -> None:
-        guids = list(queryset.values_list("guid", flat=True))
-        self._switched(request, seats.set_switch(guids, False), len(guids), "off")
-
-    def _switched(self, request, changed: int, selected: int, state: str) -> None:
+        already = len(guids) - changed
         self.message_user(
-            request, f"Licence switched {state} for {changed} user(s); {selected - changed} were already {state}."
+            request,
+            ngettext(
+                "Licence switched on for %(count)d user; %(already)d were already on.",
+                "Licence switched on for %(count)d users; %(already)d were already on.",
+                changed,
+            )
+            % {"count": changed, "already": already},
         )
 
-    @admin.display(description="presence (tel:)")
+    @admin.action(description=_("Unlicense selected PBX users"), permissions=["licence"])
+    def unlicense_selected(self, request, queryset) -> None:
+        guids = list(queryset.values_list("guid", flat=True))
+        changed = seats.set_switch(guids, False)
+        self.message_user(
+            request,
+            ngettext(
+                "Licence switched off for %(count)d user; %(already)d were already off.",
+                "Licence switched off for %(count)d users; %(already)d were already off.",
+                changed,
+            )
+            % {"count": changed, "already": len(guids) - changed},
+        )
+
+    @admin.display(description=_("presence (tel:)"))
     def tel_presence(self, obj: PbxUser) -> str:
         entry = obj.contact("tel:")
         if not entry:
             return "—"
-        activity = entry.get("activity") or "available"
-        from presence.models import ACTIVITY_COLOURS
-
         return format_html(
             "{} {} {}",
             swatch(ACTIVITY_COLOURS.get(entry.get("activity", ""), "#d9d9d9")),
-            activity,
+            activity_name(entry.get("activity")),
             entry.get("note", ""),
         )
 
@@ -275,9 +301,9 @@ class PresetAdmin(admin.ModelAdmin):
     def colour(self, obj: Preset) -> str:
         return swatch(obj.display_color)
 
-    @admin.display(description="activity")
+    @admin.display(description=_("activity"))
     def activity_label(self, obj: Preset) -> str:
-        return obj.activity or "available"
+        return activity_name(obj.activity)
 
 
 @admin.register(EventRule)

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PresenceConfig(AppConfig):
     name = "presence"
-    verbose_name = "Presence"
+    verbose_name = _("Presence")
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_out

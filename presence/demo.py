@@ -3,6 +3,8 @@ install shows presence changing within a minute (`make run` without PBX_URL)."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext, ngettext
+
 from licensing import seats
 from licensing.models import Seat
 from presence.models import PbxUser
@@ -59,14 +61,21 @@ def seed_demo(logins: list[str]) -> str | None:
             except seats.SeatLimitExceeded:
                 break
         if granted:
-            lines.append(f"Demo: licence switched on for {granted} demo user(s).")
+            lines.append(
+                ngettext(
+                    "Demo: licence switched on for %(count)d demo user.",
+                    "Demo: licence switched on for %(count)d demo users.",
+                    granted,
+                )
+                % {"count": granted}
+            )
     if not ApiKey.objects.exists():
         _, clear = ApiKey.create("demo (make run)")
         url = trigger_url()
         lines += [
-            "Demo API key (shown once; rotate or revoke it in the admin):",
+            gettext("Demo API key (shown once; rotate or revoke it in the admin):"),
             f"  {clear}",
-            "Try it:",
+            gettext("Try it:"),
             f'  curl -H "Authorization: Bearer {clear}" -d user=alice -d event=lock {url}',
         ]
     return "\n".join(lines)

@@ -27,39 +27,42 @@ ACTIVITY_COLOURS = {"": "#badb8c", "away": "#ffd063", "busy": "#ff918f", "dnd": 
 
 activity_validator = RegexValidator(
     r"^([a-z][a-z-]{0,31})?$",
-    'Use "" (available), away, busy, dnd or another lower-case RFC 4480 activity such as lunch.',
+    _('Use "" (available), away, busy, dnd or another lower-case RFC 4480 activity such as lunch.'),
 )
 event_name_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9_.-]{0,63}$",
-    "Use lower-case letters, digits, '-', '_' or '.', starting with a letter or digit (max 64).",
+    _("Use lower-case letters, digits, '-', '_' or '.', starting with a letter or digit (max 64)."),
 )
 
 
 class PbxUser(models.Model):
     """One user object of the PBX, replicated from PbxTableUsers (or entered by hand)."""
 
-    guid = models.CharField(max_length=64, unique=True, help_text="The PBX object's GUID (hex).")
-    h323 = models.CharField("login name", max_length=255, blank=True, help_text="The PBX Name (h323/SIP).")
-    cn = models.CharField("long name", max_length=255, blank=True)
-    dn = models.CharField("display name", max_length=255, blank=True)
-    e164 = models.CharField("number", max_length=64, blank=True)
-    node = models.CharField(max_length=255, blank=True)
-    emails = models.JSONField(default=list, blank=True, help_text="E-mail addresses, as a JSON list of strings.")
-    active = models.BooleanField(default=True, help_text="Off when the user was removed from the PBX.")
+    guid = models.CharField(_("GUID"), max_length=64, unique=True, help_text=_("The PBX object's GUID (hex)."))
+    h323 = models.CharField(_("login name"), max_length=255, blank=True, help_text=_("The PBX Name (h323/SIP)."))
+    cn = models.CharField(_("long name"), max_length=255, blank=True)
+    dn = models.CharField(_("display name"), max_length=255, blank=True)
+    e164 = models.CharField(_("number"), max_length=64, blank=True)
+    node = models.CharField(_("node"), max_length=255, blank=True)
+    emails = models.JSONField(
+        _("e-mails"), default=list, blank=True, help_text=_("E-mail addresses, as a JSON list of strings.")
+    )
+    active = models.BooleanField(_("active"), default=True, help_text=_("Off when the user was removed from the PBX."))
     # Lower-cased copies for identity matching and search: indexed, cheap equality lookups.
     h323_key = models.CharField(max_length=255, db_index=True, editable=False, default="")
     e164_key = models.CharField(max_length=64, db_index=True, editable=False, default="")
     search_text = models.TextField(editable=False, default="")
 
     # What the PBX reports (SubscribePresence): every contact, newest first.
-    presence = models.JSONField(default=list, blank=True, editable=False)
-    presence_at = models.DateTimeField(null=True, blank=True, editable=False)
+    presence = models.JSONField(_("presence"), default=list, blank=True, editable=False)
+    presence_at = models.DateTimeField(_("presence reported at"), null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "PBX user"
+        verbose_name = _("PBX user")
+        verbose_name_plural = _("PBX users")
         ordering = ["cn", "h323"]
 
     def __str__(self) -> str:
@@ -109,30 +112,38 @@ class PbxUserEmail(models.Model):
 class Preset(models.Model):
     """A presence the admin offers: activity + note (+ the colour shown for it)."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
     activity = models.CharField(
+        _("activity"),
         max_length=32,
         blank=True,
         validators=[activity_validator],
-        help_text='Empty = available; "away", "busy", "dnd". Other RFC 4480 activities (e.g. "lunch", '
-        '"vacation") are sent as they are, but myApps may not colour them.',
+        help_text=_(
+            'Empty = available; "away", "busy", "dnd". Other RFC 4480 activities (e.g. "lunch", '
+            '"vacation") are sent as they are, but myApps may not colour them.'
+        ),
     )
     note = models.CharField(
+        _("note"),
         max_length=255,
         blank=True,
-        help_text="Shown next to the presence. Placeholders: {time}, {date} (server time zone), {device}.",
+        help_text=_("Shown next to the presence. Placeholders: {time}, {date} (server time zone), {device}."),
     )
     color = models.CharField(
-        "colour",
+        _("colour"),
         max_length=7,
         blank=True,
-        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #ffd063.")],
-        help_text="Shown in the admin and on the user page. Empty = myApps' colour for the activity.",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #ffd063."))],
+        help_text=_("Shown in the admin and on the user page. Empty = myApps' colour for the activity."),
     )
-    show_on_user_page = models.BooleanField(default=False, help_text="Offer it as a button on the user page.")
-    order = models.PositiveIntegerField(default=0, help_text="Buttons are shown in this order.")
+    show_on_user_page = models.BooleanField(
+        _("show on user page"), default=False, help_text=_("Offer it as a button on the user page.")
+    )
+    order = models.PositiveIntegerField(_("order"), default=0, help_text=_("Buttons are shown in this order."))
 
     class Meta:
+        verbose_name = _("preset")
+        verbose_name_plural = _("presets")
         ordering = ["order", "name"]
 
     def __str__(self) -> str:
@@ -147,29 +158,40 @@ class EventRule(models.Model):
     """What an event does: set a preset, restore what lock replaced, or nothing."""
 
     class Action(models.TextChoices):
-        PRESET = "preset", "Set a preset"
-        RESTORE = "restore", "Restore the presence before"
-        NOTHING = "nothing", "Do nothing"
+        PRESET = "preset", _("Set a preset")
+        RESTORE = "restore", _("Restore the presence before")
+        NOTHING = "nothing", _("Do nothing")
 
     event = models.CharField(
+        _("event"),
         max_length=64,
         unique=True,
         validators=[event_name_validator],
-        help_text="logon, logoff, lock, unlock, shutdown, startup, sleep, resume, heartbeat-lost — or a custom "
-        "event name of your own, which the trigger API then accepts.",
+        help_text=_(
+            "logon, logoff, lock, unlock, shutdown, startup, sleep, resume, heartbeat-lost — or a custom "
+            "event name of your own, which the trigger API then accepts."
+        ),
     )
-    action = models.CharField(max_length=16, choices=Action.choices, default=Action.PRESET)
-    preset = models.ForeignKey(Preset, null=True, blank=True, on_delete=models.PROTECT)
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices, default=Action.PRESET)
+    preset = models.ForeignKey(Preset, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("preset"))
     weekdays = models.JSONField(
+        _("weekdays"),
         default=list,
         blank=True,
-        help_text="Working-hours window: the weekdays (0 = Monday … 6 = Sunday) on which the rule acts. "
-        "Empty = every day.",
+        help_text=_(
+            "Working-hours window: the weekdays (0 = Monday … 6 = Sunday) on which the rule acts. Empty = every day."
+        ),
     )
-    start_time = models.TimeField(null=True, blank=True, help_text="Window start (server time zone).")
-    end_time = models.TimeField(null=True, blank=True, help_text="Window end; outside the window nothing happens.")
+    start_time = models.TimeField(
+        _("start time"), null=True, blank=True, help_text=_("Window start (server time zone).")
+    )
+    end_time = models.TimeField(
+        _("end time"), null=True, blank=True, help_text=_("Window end; outside the window nothing happens.")
+    )
 
     class Meta:
+        verbose_name = _("event rule")
+        verbose_name_plural = _("event rules")
         ordering = ["event"]
 
     def __str__(self) -> str:
@@ -178,15 +200,17 @@ class EventRule(models.Model):
     def clean(self) -> None:
         errors: dict[str, str] = {}
         if self.event == "heartbeat":
-            errors["event"] = "A heartbeat only says the computer is alive; use heartbeat-lost for its absence."
+            errors["event"] = gettext(
+                "A heartbeat only says the computer is alive; use heartbeat-lost for its absence."
+            )
         if self.action == self.Action.PRESET and self.preset is None:
-            errors["preset"] = "Choose the preset this event sets."
+            errors["preset"] = gettext("Choose the preset this event sets.")
         if not isinstance(self.weekdays, list) or any(not isinstance(d, int) or not 0 <= d <= 6 for d in self.weekdays):
-            errors["weekdays"] = "A list of weekday numbers, 0 = Monday … 6 = Sunday, e.g. [0, 1, 2, 3, 4]."
+            errors["weekdays"] = gettext("A list of weekday numbers, 0 = Monday … 6 = Sunday, e.g. [0, 1, 2, 3, 4].")
         elif len(set(self.weekdays)) != len(self.weekdays):
-            errors["weekdays"] = "Each weekday once."
+            errors["weekdays"] = gettext("Each weekday once.")
         if (self.start_time is None) != (self.end_time is None):
-            errors["end_time"] = "Give both the start and the end of the window, or neither."
+            errors["end_time"] = gettext("Give both the start and the end of the window, or neither.")
         if errors:
             raise ValidationError(errors)
 
@@ -209,47 +233,56 @@ class OverrideRule(models.Model):
     """ "Don't override": leave a presence alone (or explicitly override it) on some events."""
 
     class NoteMatch(models.TextChoices):
-        ANY = "any", "Any note"
-        CONTAINS = "contains", "Note contains"
-        EXACT = "exact", "Note is exactly"
-        REGEX = "regex", "Note matches regex"
+        ANY = "any", _("Any note")
+        CONTAINS = "contains", _("Note contains")
+        EXACT = "exact", _("Note is exactly")
+        REGEX = "regex", _("Note matches regex")
 
     class Decision(models.TextChoices):
-        PROTECT = "protect", "Protect (leave it)"
-        OVERRIDE = "override", "Override"
+        PROTECT = "protect", _("Protect (leave it)")
+        OVERRIDE = "override", _("Override")
 
-    order = models.PositiveIntegerField(default=0, help_text="Rules are tried in this order; the first match wins.")
-    name = models.CharField(max_length=100, blank=True)
-    activities = models.JSONField(
-        default=list,
-        help_text='Current activities that match, e.g. ["away"] or ["dnd", "busy"]; "" is available.',
+    order = models.PositiveIntegerField(
+        _("order"), default=0, help_text=_("Rules are tried in this order; the first match wins.")
     )
-    note_match = models.CharField(max_length=16, choices=NoteMatch.choices, default=NoteMatch.ANY)
-    note_pattern = models.CharField(max_length=255, blank=True, help_text="Case-insensitive.")
-    events = models.JSONField(default=list, blank=True, help_text="Events it applies to; empty = every event.")
-    decision = models.CharField(max_length=16, choices=Decision.choices, default=Decision.PROTECT)
-    enabled = models.BooleanField(default=True)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    activities = models.JSONField(
+        _("activities"),
+        default=list,
+        help_text=_('Current activities that match, e.g. ["away"] or ["dnd", "busy"]; "" is available.'),
+    )
+    note_match = models.CharField(_("note match"), max_length=16, choices=NoteMatch.choices, default=NoteMatch.ANY)
+    note_pattern = models.CharField(_("note pattern"), max_length=255, blank=True, help_text=_("Case-insensitive."))
+    events = models.JSONField(
+        _("events"), default=list, blank=True, help_text=_("Events it applies to; empty = every event.")
+    )
+    decision = models.CharField(_("decision"), max_length=16, choices=Decision.choices, default=Decision.PROTECT)
+    enabled = models.BooleanField(_("enabled"), default=True)
 
     class Meta:
+        verbose_name = _("override rule")
+        verbose_name_plural = _("override rules")
         ordering = ["order", "id"]
 
     def __str__(self) -> str:
-        return self.name or f"rule {self.pk}"
+        return self.name or gettext("rule %(id)s") % {"id": self.pk}
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
         if not isinstance(self.activities, list) or not self.activities:
-            errors["activities"] = 'List the activities this rule matches, e.g. ["away"] ("" is available).'
+            errors["activities"] = gettext('List the activities this rule matches, e.g. ["away"] ("" is available).')
         else:
             for activity in self.activities:
                 try:
                     activity_validator(activity if isinstance(activity, str) else None)
                 except (ValidationError, TypeError):
-                    errors["activities"] = f"{activity!r} is not an activity (lower-case, e.g. away, dnd)."
+                    errors["activities"] = gettext("%(value)s is not an activity (lower-case, e.g. away, dnd).") % {
+                        "value": repr(activity)
+                    }
         if not isinstance(self.events, list) or any(not isinstance(e, str) for e in self.events):
-            errors["events"] = 'A list of event names, e.g. ["shutdown"]; empty = every event.'
+            errors["events"] = gettext('A list of event names, e.g. ["shutdown"]; empty = every event.')
         if self.note_match != self.NoteMatch.ANY and not self.note_pattern:
-            errors["note_pattern"] = "Give the text (or regular expression) the note is matched against."
+            errors["note_pattern"] = gettext("Give the text (or regular expression) the note is matched against.")
         if self.note_match == self.NoteMatch.REGEX:
             problem = regex_error(self.note_pattern)  # the matcher the engine uses (RE2), not Python's re
             if problem:
@@ -269,23 +302,29 @@ class ServiceSettings(models.Model):
     CACHE_KEY = "presence:service-settings"
 
     strip_domain = models.BooleanField(
+        _("strip the domain"),
         default=True,
-        help_text=r"Match CORP\alice and alice@corp.example to the login name alice when no e-mail matches.",
+        help_text=_(r"Match CORP\alice and alice@corp.example to the login name alice when no e-mail matches."),
     )
     manual_wins = models.BooleanField(
+        _("manual wins"),
         default=True,
-        help_text="A presence the user set by hand after our last change is kept until their next logon.",
+        help_text=_("A presence the user set by hand after our last change is kept until their next logon."),
     )
     debounce_seconds = models.PositiveIntegerField(
+        _("debounce seconds"),
         default=0,
         validators=[MaxValueValidator(600)],
-        help_text="A lock followed by an unlock within this many seconds sends nothing (0 = off).",
+        help_text=_("A lock followed by an unlock within this many seconds sends nothing (0 = off)."),
     )
     heartbeat_timeout_minutes = models.PositiveIntegerField(
+        _("heartbeat timeout minutes"),
         default=0,
         validators=[MaxValueValidator(MAX_HEARTBEAT_TIMEOUT_MINUTES)],
-        help_text="When all of a user's devices stop posting heartbeats for longer than this, the "
-        "heartbeat-lost rule fires once (0 = off, at most 1440 = a day).",
+        help_text=_(
+            "When all of a user's devices stop posting heartbeats for longer than this, the "
+            "heartbeat-lost rule fires once (0 = off, at most 1440 = a day)."
+        ),
     )
     device_window_hours = models.PositiveIntegerField(
         _("who is on a computer: look back (hours)"),
@@ -302,27 +341,33 @@ class ServiceSettings(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        verbose_name="when there is nothing to restore",
-        help_text="What unlock sets when the lock saved nothing (it did not know the presence then) but the PBX "
-        "still shows the lock's presence. Empty = available with no note.",
+        verbose_name=_("when there is nothing to restore"),
+        help_text=_(
+            "What unlock sets when the lock saved nothing (it did not know the presence then) but the PBX "
+            "still shows the lock's presence. Empty = available with no note."
+        ),
     )
-    offer_user_page = models.BooleanField(default=True, help_text="Offer users the page with preset buttons.")
+    offer_user_page = models.BooleanField(
+        _("offer the user page"), default=True, help_text=_("Offer users the page with preset buttons.")
+    )
     key_rotation_days = models.PositiveIntegerField(
+        _("key rotation days"),
         default=180,
         validators=[MinValueValidator(1)],
-        help_text="API keys older than this are flagged in the admin.",
+        help_text=_("API keys older than this are flagged in the admin."),
     )
     trigger_retention_days = models.PositiveIntegerField(
+        _("trigger retention days"),
         default=90,
         validators=[MinValueValidator(1)],
-        help_text="The trigger log keeps this many days (manage.py prunetriggers).",
+        help_text=_("The trigger log keeps this many days (manage.py prunetriggers)."),
     )
 
     class Meta:
-        verbose_name = verbose_name_plural = "settings"
+        verbose_name = verbose_name_plural = _("settings")
 
     def __str__(self) -> str:
-        return "Settings"
+        return gettext("Settings")
 
     def save(self, *args, **kwargs) -> None:
         self.pk = 1
@@ -381,7 +426,7 @@ class LinkStatus(models.Model):
     holder = models.CharField(max_length=200, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     connected = models.BooleanField(default=False)
-    since = models.DateTimeField(null=True, blank=True, help_text="Connected (or disconnected) since.")
+    since = models.DateTimeField(null=True, blank=True, help_text=_("Connected (or disconnected) since."))
     last_error = models.CharField(max_length=500, blank=True)
     reconnects = models.PositiveIntegerField(default=0)
     subscriptions = models.PositiveIntegerField(default=0)
@@ -392,10 +437,10 @@ class LinkStatus(models.Model):
     updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = verbose_name_plural = "PBX link status"
+        verbose_name = verbose_name_plural = _("PBX link status")
 
     def __str__(self) -> str:
-        return "PBX link"
+        return gettext("PBX link")
 
     @classmethod
     def current(cls) -> LinkStatus:
@@ -430,12 +475,16 @@ class AccountLink(models.Model):
     """
 
     class Origin(models.TextChoices):
-        SSO = "sso", "Proxy single sign-on"
-        MYAPPS_ADMIN = "myapps-admin", "myApps admin app"
+        SSO = "sso", _("Proxy single sign-on")
+        MYAPPS_ADMIN = "myapps-admin", _("myApps admin app")
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pbx_link")
     pbx_guid = models.CharField(
-        "PBX user GUID", max_length=64, blank=True, db_index=True, help_text="Empty until the name matches a PBX user."
+        _("PBX user GUID"),
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text=_("Empty until the name matches a PBX user."),
     )
     origin = models.CharField(max_length=16, choices=Origin.choices)
     created_at = models.DateTimeField(auto_now_add=True)

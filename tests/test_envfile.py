@@ -61,3 +61,22 @@ def test_it_runs_with_the_system_python_before_django_is_installed(tmp_path):
     assert "Added SECRET_KEY, API_KEY_PEPPER, MYAPPS_USER_PASSWORD, MYAPPS_ADMIN_PASSWORD" in result.stdout
     secret = read(tmp_path / ".env")["MYAPPS_USER_PASSWORD"]
     assert secret not in result.stdout  # said which, never the values
+
+
+def test_its_hints_follow_language_code_from_the_environment_or_the_file(tmp_path):
+    def run(env: dict, name: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-S", "-m", "heartbeat_site.envfile", str(tmp_path / name)],
+            cwd=ROOT,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+
+    german = run({"LANGUAGE_CODE": "de-DE"}, "a.env")
+    assert german.startswith("SECRET_KEY, API_KEY_PEPPER, ") and "hinzugefügt (frische Zufallswerte)" in german
+    (tmp_path / "b.env").write_text("LANGUAGE_CODE=de\nPBX_URL=wss://pbx.example.com/PBX0/APPS/websocket\n")
+    assert "PBX_URL ist gesetzt: Die myApps-Apps bleiben aus, bis MYAPPS_USER_PASSWORD" in run({}, "b.env")
+    assert run({}, "c.env").startswith("Added SECRET_KEY")

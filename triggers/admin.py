@@ -13,11 +13,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from heartbeat_site.helpers.wording import short_datetime
 from presence.models import ServiceSettings
+from presence.wording import activity_name
 from triggers.models import ApiKey, Trigger, new_key
 from triggers.recipes import trigger_url
+from triggers.wording import TRIGGER_LOG, key_state_name
 
 
 class RotateForm(forms.Form):
@@ -25,7 +29,8 @@ class RotateForm(forms.Form):
         min_value=0,
         max_value=24 * 90,
         initial=72,
-        help_text="The old key keeps working this many hours, so deployed scripts can be updated. 0 = at once.",
+        label=_("Grace hours"),
+        help_text=_("The old key keeps working this many hours, so deployed scripts can be updated. 0 = at once."),
     )
 
 
@@ -47,18 +52,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
     actions = ["revoke_selected"]
     change_form_template = "admin/triggers/apikey/change_form.html"
 
-    @admin.display(description="key")
+    @admin.display(description=_("key"))
     def masked(self, obj: ApiKey) -> str:
         return f"phk_{obj.prefix}_…" if obj.prefix else "—"
 
-    @admin.display(description="state")
+    @admin.display(description=_("state"))
     def key_state(self, obj: ApiKey) -> str:
         state = obj.state
         if obj.is_due_for_rotation(ServiceSettings.current().key_rotation_days):
-            return format_html('<strong style="color:#b45309">{}</strong>', "active — due for rotation")
+            return format_html('<strong style="color:#b45309">{}</strong>', gettext("active — due for rotation"))
         if state == "rotating":
-            return f"rotating (old key works until {timezone.localtime(obj.previous_valid_until):%Y-%m-%d %H:%M})"
-        return state
+            return gettext("rotating (old key works until %(until)s)") % {
+                "until": short_datetime(obj.previous_valid_until)
+            }
+        return key_state_name(state)
 
     def save_model(self, request, obj: ApiKey, form, change: bool) -> None:
         if not change:
@@ -73,7 +80,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"API key {what}",
+            "title": gettext("API key created") if what == "created" else gettext("API key rotated"),
             "api_key": obj,
             "clear_key": clear,
             "what": what,
@@ -102,7 +109,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"Rotate {obj.name}",
+            "title": gettext("Rotate %(name)s") % {"name": obj.name},
             "api_key": obj,
             "form": form,
         }
@@ -112,20 +119,23 @@ class ApiKeyAdmin(admin.ModelAdmin):
         obj = get_object_or_404(ApiKey, pk=pk)
         if request.method == "POST" and self.has_change_permission(request, obj):
             obj.revoke()
-            self.message_user(request, f"{obj.name} is revoked: it no longer works.", messages.WARNING)
+            message = gettext("%(name)s is revoked: it no longer works.") % {"name": obj.name}
+            self.message_user(request, message, messages.WARNING)
         return redirect(reverse("admin:triggers_apikey_change", args=[pk]))
 
-    @admin.action(description="Revoke selected keys", permissions=["change"])
+    @admin.action(description=_("Revoke selected keys"), permissions=["change"])
     def revoke_selected(self, request, queryset) -> None:
         for key in queryset:
             key.revoke()
-        self.message_user(request, f"Revoked {len(queryset)} key(s).", messages.WARNING)
+        count = len(queryset)
+        message = ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", count) % {"count": count}
+        self.message_user(request, message, messages.WARNING)
 
 
 def describe_presence(value: dict | None) -> str:
     if not value:
         return "—"
-    activity = value.get("activity") or "available"
+    activity = activity_name(value.get("activity"))
     return f"{activity} “{value['note']}”" if value.get("note") else activity
 
 
@@ -140,11 +150,11 @@ class CappedCountPaginator(Paginator):
 
 
 class ReceivedFilter(admin.SimpleListFilter):
-    title = "received"
+    title = _("received")
     parameter_name = "received"
 
     def lookups(self, request, model_admin):
-        return [("hour", "Last hour"), ("today", "Today"), ("7d", "Last 7 days")]
+        return [("hour", _("Last hour")), ("today", _("Today")), ("7d", _("Last 7 days"))]
 
     def queryset(self, request, queryset):
         now = timezone.now()
@@ -157,7 +167,7 @@ class ReceivedFilter(admin.SimpleListFilter):
 
 
 class KeyFilter(admin.SimpleListFilter):
-    title = "API key"
+    title = _("API key")
     parameter_name = "key"
 
     def lookups(self, request, model_admin):
@@ -186,7 +196,7 @@ class ScopeFilter(admin.SimpleListFilter):
 
 @admin.register(Trigger)
 class TriggerAdmin(admin.ModelAdmin):
-    list_display = ["id", "received_at", "at", "event", "user_link", "device", "status_badge", "reason", "key_name"]
+    list_display = ["id", "received_at", "at", "event", "user_link", "device", "status_badge", "why_short", "key_name"]
     list_filter = ["status", "event", "source", ScopeFilter, ReceivedFilter, KeyFilter]
     search_fields = ["user_value"]  # see get_search_fields
     list_select_related = ["pbx_user"]
@@ -198,7 +208,7 @@ class TriggerAdmin(admin.ModelAdmin):
     fields = [
         "id",
         "status",
-        "reason",
+        "reason_shown",
         "why",
         "handed_out",
         "from_device_trigger",
@@ -218,17 +228,31 @@ class TriggerAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
 
-    @admin.display(description="decision")
+    @admin.display(description=_("reason"), ordering="reason")
+    def why_short(self, obj: Trigger) -> str:
+        """The stored reason (English, as the API answered it) in the reader's language."""
+        return TRIGGER_LOG(obj.reason)
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, obj: Trigger) -> str:
+        return TRIGGER_LOG(obj.reason) or "—"
+
+    @admin.display(description=_("decision"))
     def why(self, obj: Trigger) -> str:
         """The answer to "why is Alice yellow?": the rule, and the presence before and after."""
         decision = obj.decision or {}
         if not decision.get("rule") and not decision.get("before") and not decision.get("after"):
             return "—"
+        preset = decision.get("preset") or "—"
         return format_html(
-            "<div>Rule: {}</div><div>Preset: {}</div><div>Before: {}</div><div>After: {}</div>",
-            decision.get("rule") or "—",
-            decision.get("preset") or "—",
+            "<div>{}: {}</div><div>{}: {}</div><div>{}: {}</div><div>{}: {}</div>",
+            gettext("Rule"),
+            TRIGGER_LOG(decision.get("rule") or "—"),
+            gettext("Preset"),
+            gettext("restore") if preset == "restore" else preset,
+            gettext("Before"),
             describe_presence(decision.get("before")),
+            gettext("After"),
             describe_presence(decision.get("after")),
         )
 
@@ -289,7 +313,7 @@ class TriggerAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="user", ordering="pbx_user__h323")
+    @admin.display(description=_("user"), ordering="pbx_user__h323")
     def user_link(self, obj: Trigger) -> str:
         if obj.pbx_user_id:
             url = reverse("admin:presence_pbxuser_change", args=[obj.pbx_user_id])
@@ -298,7 +322,7 @@ class TriggerAdmin(admin.ModelAdmin):
             return format_html("<em>{}</em>", _("users on this device"))
         return obj.user_value
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Trigger) -> str:
         colours = {
             "applied": "#15803d",
@@ -309,4 +333,6 @@ class TriggerAdmin(admin.ModelAdmin):
             "refused": "#b45309",
             "dispatched": "#15803d",
         }
-        return format_html('<strong style="color:{}">{}</strong>', colours.get(obj.status, "#000"), obj.status)
+        return format_html(
+            '<strong style="color:{}">{}</strong>', colours.get(obj.status, "#000"), obj.get_status_display()
+        )

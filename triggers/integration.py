@@ -14,12 +14,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 
 from presence.models import ServiceSettings
 from presence.myapps.setup import setup_context
 from triggers import recipes
 from triggers.models import ApiKey
+from triggers.wording import key_state_name
 
 NO_STORE = "no-store"
 # The page lists every API key (name, prefix, state, use count): the same right as the API-key admin.
@@ -28,7 +30,7 @@ VIEW_PERMISSION = "triggers.view_apikey"
 
 def require_view_permission(request: HttpRequest) -> None:
     if not request.user.has_perm(VIEW_PERMISSION):
-        raise PermissionDenied("You may not see the API keys.")
+        raise PermissionDenied(gettext("You may not see the API keys."))
 
 
 class DownloadForm(forms.Form):
@@ -67,10 +69,10 @@ def _page(request: HttpRequest, *, clear_key: str | None = None, new_key: ApiKey
     url = recipes.trigger_url()
     context = {
         **admin.site.each_context(request),
-        "title": "Integration: getting triggers onto computers",
+        "title": gettext("Integration: getting triggers onto computers"),
         "trigger_url": url,
         "url_warnings": recipes.url_warnings(url),
-        "api_keys": ApiKey.objects.all(),
+        "api_keys": [(key, key_state_name(key.state)) for key in ApiKey.objects.all()],
         "clear_key": clear_key,
         "new_key": new_key,
         "key_placeholder": recipes.KEY_PLACEHOLDER,
@@ -95,7 +97,7 @@ def integration_view(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return HttpResponseNotAllowed(["GET", "POST"])
     if not request.user.has_perm("triggers.add_apikey"):
-        raise PermissionDenied("You may not create API keys.")
+        raise PermissionDenied(gettext("You may not create API keys."))
     form = NewKeyForm(request.POST)
     if not form.is_valid():
         return _page(request, form=form)
@@ -110,7 +112,7 @@ def download_view(request: HttpRequest, os_name: str) -> HttpResponse:
     try:
         recipes.get(os_name)
     except recipes.RecipeError:
-        return HttpResponse("No such recipe.", status=404, content_type="text/plain")
+        return HttpResponse(gettext("No such recipe."), status=404, content_type="text/plain; charset=utf-8")
     if request.method == "GET":
         form = DownloadForm({"heartbeat_minutes": request.GET.get("heartbeat_minutes", default_heartbeat_minutes())})
     elif request.method == "POST":
@@ -119,7 +121,7 @@ def download_view(request: HttpRequest, os_name: str) -> HttpResponse:
         return HttpResponseNotAllowed(["GET", "POST"])
     if not form.is_valid():
         errors = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in form.errors.items())
-        return HttpResponse(errors, status=400, content_type="text/plain")
+        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
     data = recipes.zip_bundle(os_name, form.cleaned_data["key"], form.cleaned_data["heartbeat_minutes"])
     response = HttpResponse(data, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="presence-heartbeat-{os_name}.zip"'

@@ -67,24 +67,29 @@ class ApiKeyQuerySet(models.QuerySet):
 class ApiKey(models.Model):
     """A named key for the trigger API. Only a prefix and a peppered HMAC are stored."""
 
-    name = models.CharField(max_length=100, unique=True, help_text="Where it is used, e.g. 'GPO Windows clients'.")
+    name = models.CharField(
+        _("name"), max_length=100, unique=True, help_text=_("Where it is used, e.g. 'GPO Windows clients'.")
+    )
     prefix = models.CharField(max_length=PREFIX_LEN, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
-    expires_at = models.DateTimeField(null=True, blank=True, help_text="Optional: the key stops working then.")
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    use_count = models.BigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    rotated_at = models.DateTimeField(_("rotated at"), null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(
+        _("expires at"), null=True, blank=True, help_text=_("Optional: the key stops working then.")
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    use_count = models.BigIntegerField(_("use count"), default=0, editable=False)
     # After a rotation the previous key keeps working until `previous_valid_until` (grace period).
     previous_prefix = models.CharField(max_length=PREFIX_LEN, blank=True, db_index=True, editable=False)
     previous_hash = models.CharField(max_length=64, blank=True, editable=False)
-    previous_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
+    previous_valid_until = models.DateTimeField(_("previous key valid until"), null=True, blank=True, editable=False)
 
     objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "API key"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -150,50 +155,68 @@ class Trigger(models.Model):
     """One trigger: what a computer (or a user's button, or the heartbeat timer) reported, and what came of it."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued"
-        APPLIED = "applied"
-        SKIPPED = "skipped"
-        FAILED = "failed"
-        REFUSED = "refused"
-        SUPERSEDED = "superseded"
+        QUEUED = "queued", _("Queued")
+        APPLIED = "applied", _("Applied")
+        SKIPPED = "skipped", _("Skipped")
+        FAILED = "failed", _("Failed")
+        REFUSED = "refused", _("Refused")
+        SUPERSEDED = "superseded", _("Superseded")
         # A device-only trigger handed to the users on that device, each as a trigger of its own.
-        DISPATCHED = "dispatched", _("dispatched to users")
+        DISPATCHED = "dispatched", _("Dispatched to users")
 
     class Source(models.TextChoices):
-        API = "api", "API"
-        BUTTON = "button", "User page button"
-        SYSTEM = "system", "Service (heartbeat expiry)"
+        API = "api", _("API")
+        BUTTON = "button", _("User page button")
+        SYSTEM = "system", _("Service (heartbeat expiry)")
 
-    received_at = models.DateTimeField(default=timezone.now)
-    at = models.DateTimeField("happened at")
-    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
-    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    key_name = models.CharField(max_length=100, blank=True)
-    user_value = models.CharField("user (as sent)", max_length=255, blank=True)
-    pbx_user = models.ForeignKey(
-        "presence.PbxUser", null=True, blank=True, on_delete=models.SET_NULL, related_name="triggers"
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    at = models.DateTimeField(_("happened at"))
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices, default=Source.API)
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("API key")
     )
-    event = models.CharField(max_length=64, blank=True)
-    device = models.CharField(max_length=255, blank=True)
+    key_name = models.CharField(_("key name"), max_length=100, blank=True)
+    user_value = models.CharField(_("user (as sent)"), max_length=255, blank=True)
+    pbx_user = models.ForeignKey(
+        "presence.PbxUser",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="triggers",
+        verbose_name=_("PBX user"),
+    )
+    event = models.CharField(_("event"), max_length=64, blank=True)
+    device = models.CharField(_("device"), max_length=255, blank=True)
     # The computer part of `device`, lower-cased ("TS-01/RDP-Tcp#3" → "ts-01"): how a device-only
     # trigger finds the users on that computer, whichever session they are in.
-    computer = models.CharField(max_length=255, blank=True, editable=False)
+    computer = models.CharField(_("computer"), max_length=255, blank=True, editable=False)
     # The device-only trigger this per-user trigger was made from. DO_NOTHING: the log is pruned in bulk
     # (triggers.queue.prune detaches the children first, so its DELETE stays one plain statement).
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="children", editable=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="children",
+        editable=False,
+        verbose_name=_("computer-level trigger"),
     )
-    client_id = models.CharField("idempotency key", max_length=128, blank=True)
-    source_ip = models.GenericIPAddressField(null=True, blank=True)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
-    reason = models.CharField(max_length=255, blank=True)
-    http_status = models.PositiveSmallIntegerField(default=202)
+    client_id = models.CharField(_("idempotency key"), max_length=128, blank=True)
+    source_ip = models.GenericIPAddressField(_("source address"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED)
+    # English: the API answers it and the log keeps it; the admin shows it translated (triggers.wording).
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), default=202)
     # The decision: rule, preset or restore, presence before and after.
-    decision = models.JSONField(default=dict, blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    applied_at = models.DateTimeField(null=True, blank=True, help_text="When the PBX answered SetPresence.")
+    decision = models.JSONField(_("decision"), default=dict, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    applied_at = models.DateTimeField(
+        _("applied at"), null=True, blank=True, help_text=_("When the PBX answered SetPresence.")
+    )
 
     class Meta:
+        verbose_name = _("trigger")
+        verbose_name_plural = _("triggers")
         indexes = [
             models.Index(fields=["-received_at"], name="trigger_received"),
             models.Index(fields=["status", "received_at"], name="trigger_status"),

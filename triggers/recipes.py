@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.template import Context, Engine
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from heartbeat_site.helpers.public_url import check_public_url
 from triggers.models import looks_like_key
@@ -57,7 +59,7 @@ class RecipeFile:
 @dataclass(frozen=True)
 class Recipe:
     os: str
-    title: str
+    title: str  # for people: a lazy translation, said in the reader's language
     files: tuple[RecipeFile, ...]
     # The one file that holds the key; written with the owner-only mode where the zip format can say so.
     key_file: str
@@ -68,7 +70,7 @@ WINDOWS_TASKS = ("lock", "unlock", "remote-connect", "remote-disconnect", "logon
 RECIPES: dict[str, Recipe] = {
     "windows": Recipe(
         os="windows",
-        title="Windows (Task Scheduler, GPO logoff and computer shutdown scripts)",
+        title=_("Windows (Task Scheduler, GPO logoff and computer shutdown scripts)"),
         key_file="key.txt",
         files=(
             RecipeFile("Install-PresenceHeartbeat.ps1", "windows/Install-PresenceHeartbeat.ps1", crlf=True),
@@ -87,7 +89,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "macos": Recipe(
         os="macos",
-        title="macOS (LaunchAgent)",
+        title=_("macOS (LaunchAgent)"),
         key_file="key",
         files=(
             RecipeFile("install.sh", "macos/install.sh", mode=0o755),
@@ -100,7 +102,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "linux": Recipe(
         os="linux",
-        title="Linux (systemd user service, system unit for startup and shutdown)",
+        title=_("Linux (systemd user service, system unit for startup and shutdown)"),
         key_file="key",
         files=(
             RecipeFile("install.sh", "linux/install.sh", mode=0o755),
@@ -119,6 +121,8 @@ _engine = Engine(
     dirs=[str(settings.BASE_DIR / "templates" / "recipes")],
     autoescape=False,
     string_if_invalid=_MISSING,
+    # The READMEs are for people: in the language of the admin who downloads them (the request's).
+    libraries={"i18n": "django.templatetags.i18n"},
 )
 
 
@@ -138,8 +142,10 @@ def url_warnings(url: str) -> list[str]:
     warnings = []
     if parts.scheme != "https":
         warnings.append(
-            "The trigger URL uses plain http: API keys and user names cross the network unencrypted. "
-            "Serve it over https (set PUBLIC_URL) before deploying scripts."
+            gettext(
+                "The trigger URL uses plain http: API keys and user names cross the network unencrypted. "
+                "Serve it over https (set PUBLIC_URL) before deploying scripts."
+            )
         )
     try:
         ipaddress.ip_address(parts.hostname or "")
@@ -147,8 +153,10 @@ def url_warnings(url: str) -> list[str]:
         pass
     else:
         warnings.append(
-            "The trigger URL names an IP address: scripts break when the address changes, and no TLS "
-            "certificate matches it. Use a DNS name in PUBLIC_URL."
+            gettext(
+                "The trigger URL names an IP address: scripts break when the address changes, and no TLS "
+                "certificate matches it. Use a DNS name in PUBLIC_URL."
+            )
         )
     return warnings
 
@@ -159,13 +167,15 @@ def check_key(key: str | None) -> str | None:
         return None
     key = key.strip()
     if not looks_like_key(key):
-        raise RecipeError("That is not an API key (they look like phk_XXXXXXXX_…).")
+        raise RecipeError(gettext("That is not an API key (they look like phk_XXXXXXXX_…)."))
     return key
 
 
 def check_minutes(minutes: int) -> int:
     if not 1 <= minutes <= MAX_HEARTBEAT_MINUTES:
-        raise RecipeError(f"The heartbeat interval must be 1 to {MAX_HEARTBEAT_MINUTES} minutes.")
+        raise RecipeError(
+            gettext("The heartbeat interval must be 1 to %(max)s minutes.") % {"max": MAX_HEARTBEAT_MINUTES}
+        )
     return minutes
 
 
@@ -256,13 +266,13 @@ def one_liners(key: str | None = None) -> list[OneLiner]:
     return [
         OneLiner(
             "cmd",
-            "Windows cmd (curl.exe)",
+            gettext("Windows cmd (curl.exe)"),
             f'curl.exe -sS --retry 5 --retry-connrefused --retry-delay 5 -H "Authorization: Bearer {shown}" '
             f'-d "user=%USERNAME%" -d "event=logon" -d "device=%COMPUTERNAME%" "{url}"',
         ),
         OneLiner(
             "gpo",
-            "Windows GPO logoff script (.cmd, user context)",
+            gettext("Windows GPO logoff script (.cmd, user context)"),
             f'curl.exe -sS -m 10 --retry 3 --retry-connrefused -H "Authorization: Bearer {shown}" '
             f'-d "user=%USERNAME%" -d "event=logoff" -d "device=%COMPUTERNAME%" "{url}"',
         ),
@@ -274,7 +284,7 @@ def one_liners(key: str | None = None) -> list[OneLiner]:
         ),
         OneLiner(
             "powershell",
-            "PowerShell (Invoke-RestMethod)",
+            gettext("PowerShell (Invoke-RestMethod)"),
             f"Invoke-RestMethod -Method Post -Uri {_ps_quote(url)} "
             f"-Headers @{{ Authorization = 'Bearer {shown}' }} "
             "-Body @{ user = $env:USERNAME; event = 'logon'; device = $env:COMPUTERNAME; "
@@ -282,7 +292,7 @@ def one_liners(key: str | None = None) -> list[OneLiner]:
         ),
         OneLiner(
             "curl",
-            "macOS / Linux (curl)",
+            gettext("macOS / Linux (curl)"),
             f'curl -sS --retry 5 --retry-connrefused -H "Authorization: Bearer {shown}" '
             f'-d "user=$USER" -d "event=lock" -d "device=$(hostname)" '
             f'-d "at=$(date -u +%Y-%m-%dT%H:%M:%SZ)" {shlex.quote(url)}',

@@ -101,12 +101,35 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+MAX_JSON_DEPTH = 32
+
+
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, with JSON nested too deeply for Python refused as a 400: `[[[[…]]]]` a thousand
-    levels deep fits in 4 KiB and makes `json` raise RecursionError, which DRF does not catch."""
+    """DRF's JSON parser, with JSON nested more than MAX_JSON_DEPTH levels refused as a 400 "malformed".
+
+    `[[[[…]]]]` a thousand levels deep fits in 4 KiB and makes `json` raise RecursionError, which DRF does
+    not catch; whether it does depends on the interpreter's recursion limit and the stack in use, so the
+    depth is also checked after a successful parse: the same body gets the same answer every time."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise ParseError("JSON parse error - the document is nested too deeply.") from None
+            data = None
+        else:
+            if json_depth(data) <= MAX_JSON_DEPTH:
+                return data
+        raise ParseError("JSON parse error - the document is nested too deeply.")
+
+
+def json_depth(value: object) -> int:
+    """How many arrays and objects deep a parsed JSON value goes (iteratively: no recursion to overflow)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest

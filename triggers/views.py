@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -192,7 +192,18 @@ TRIGGER_EXAMPLES = [
 ]
 
 
-class TriggerCreateView(APIView):
+class EnglishAnswers:
+    """The API answers in English whatever the client's Accept-Language: its `detail` is machine text
+    that scripts log and the trigger log keeps (the admin shows it translated, triggers.admin)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        with translation.override("en"):
+            response = super().dispatch(request, *args, **kwargs)
+        response["Content-Language"] = "en"  # LocaleMiddleware would name the browser's language
+        return response
+
+
+class TriggerCreateView(EnglishAnswers, APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes: list = []
     parser_classes = [JSONParser, FormParser]
@@ -261,7 +272,7 @@ def _replayed(trigger: Trigger) -> tuple[dict, int]:
     return body, status_code
 
 
-class TriggerDetailView(APIView):
+class TriggerDetailView(EnglishAnswers, APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes: list = []
 

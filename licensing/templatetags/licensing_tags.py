@@ -6,6 +6,7 @@ from django import template
 from django.urls import NoReverseMatch, reverse
 
 from licensing.state import licence_state
+from licensing.wording import LICENCE
 
 register = template.Library()
 
@@ -21,4 +22,5 @@ def licence_banner(context) -> dict:
         licence_url = reverse("admin:licensing_licence_changelist")
     except NoReverseMatch:
         licence_url = ""
-    return {"status": licence_state(), "licence_url": licence_url}
+    status = licence_state()
+    return {"status": status, "message": LICENCE(status["message"]), "licence_url": licence_url}

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from licensing.models import Seat
 from licensing.state import licence_status
+from licensing.wording import LICENCE
 from presence.models import EventRule, OverrideRule, PbxUser, Preset
 from presence.myapps import accounts, tokens
 from presence.myapps.config import ADMIN, USER, AppObject, app_language, app_object
@@ -31,6 +32,7 @@ from presence.myapps.middleware import SESSION_GUID, SESSION_LANG, SESSION_SCHEM
 from presence.myapps.signin import may_use_admin_app
 from triggers.models import ApiKey
 from triggers.recipes import trigger_url
+from triggers.wording import key_state_name
 
 log = logging.getLogger("presence.myapps")
 
@@ -181,13 +183,18 @@ def admin_overview(request: HttpRequest) -> HttpResponse:
     user = request.user
     extra = {
         "trigger_url": trigger_url(),
-        "api_keys": list(ApiKey.objects.all()[:10]) if user.has_perm("triggers.view_apikey") else None,
+        "api_keys": (
+            [(key, key_state_name(key.state)) for key in ApiKey.objects.all()[:10]]
+            if user.has_perm("triggers.view_apikey")
+            else None
+        ),
         "presets": list(Preset.objects.all()) if user.has_perm("presence.view_preset") else None,
         "event_rules": (
             list(EventRule.objects.select_related("preset")) if user.has_perm("presence.view_eventrule") else None
         ),
         "override_rules": OverrideRule.objects.count() if user.has_perm("presence.view_overriderule") else None,
         "licence": licence_status() if user.has_perm("licensing.view_licence") else None,
+        "licence_message": LICENCE(licence_status()["message"]) if user.has_perm("licensing.view_licence") else "",
         # The seat count is small (bounded by the licence); the directory is not counted (50,000 users).
         "users": {"licensed": Seat.objects.count()} if user.has_perm("presence.view_pbxuser") else None,
     }

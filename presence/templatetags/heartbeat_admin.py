@@ -20,4 +20,12 @@ def link_status_panel(context) -> dict:
         integration_url = ""
     if request is None or not request.user.has_perm("triggers.view_apikey"):
         integration_url = ""  # the page would refuse them
-    return {"link": LinkStatus.current().snapshot(), "queued": queue_depth(), "integration_url": integration_url}
+    status = LinkStatus.current()
+    return {
+        "link": status.snapshot(),
+        # As datetimes, for the template to show in the reader's language and the server's time zone.
+        "since": status.since,
+        "directory_synced_at": status.directory_synced_at,
+        "queued": queue_depth(),
+        "integration_url": integration_url,
+    }

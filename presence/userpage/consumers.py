@@ -16,11 +16,14 @@ import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import translation
 
+from heartbeat_site.helpers.language import scope_language
 from presence.link.pagefeed import presence_group
 from presence.models import PbxUser
 from presence.userpage import services
 from presence.userpage.signout import session_group
+from presence.wording import DECISIONS
 from triggers.queue import Refused
 
 log = logging.getLogger("presence.userpage")
@@ -34,8 +37,11 @@ CLOSE_REFUSED = 4403
 class PresenceSocket(AsyncJsonWebsocketConsumer):
     group: str | None = None
     session_group: str | None = None
+    lang: str = "en"
 
     async def connect(self) -> None:
+        # What it says (presence labels, why a press was not set) is in the page's language.
+        self.lang = scope_language(self.scope)
         django_user = self.scope.get("user")
         if django_user is None or not django_user.is_authenticated:
             await self.close(code=CLOSE_NOT_SIGNED_IN)
@@ -55,7 +61,7 @@ class PresenceSocket(AsyncJsonWebsocketConsumer):
             self.session_group = session_group(session_key)
             await self.channel_layer.group_add(self.session_group, self.channel_name)
         await self.accept()
-        await self.send_json(await database_sync_to_async(_fresh_presence)(user.pk))
+        await self.send_json(await database_sync_to_async(_fresh_presence)(user.pk, self.lang))
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
@@ -71,18 +77,24 @@ class PresenceSocket(AsyncJsonWebsocketConsumer):
 
     # ---- messages from the PBX link worker (presence/link/pagefeed.py) ---------------------------
     async def presence_changed(self, event: dict) -> None:
-        await self.send_json(services.presence_view(event.get("activity", ""), event.get("note", "")))
+        with translation.override(self.lang):
+            view = services.presence_view(event.get("activity", ""), event.get("note", ""))
+        await self.send_json(view)
 
     async def session_ended(self, event: dict) -> None:
         """The session signed out: the page must sign in again (4401), and hears nothing more."""
         await self.close(code=CLOSE_NOT_SIGNED_IN)
 
     async def trigger_outcome(self, event: dict) -> None:
+        reason = event.get("reason", "")
+        with translation.override(self.lang):
+            text = DECISIONS(reason)
         await self.send_json(
-            {"type": "outcome", "id": event["id"], "status": event["status"], "reason": event.get("reason", "")}
+            {"type": "outcome", "id": event["id"], "status": event["status"], "reason": reason, "reason_text": text}
         )
 
 
-def _fresh_presence(user_id: int) -> dict:
+def _fresh_presence(user_id: int, lang: str) -> dict:
     user = PbxUser.objects.only("presence").get(pk=user_id)
-    return services.current_presence(user)
+    with translation.override(lang):
+        return services.current_presence(user)

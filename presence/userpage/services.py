@@ -14,9 +14,11 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from presence.identity import AmbiguousUser, UnknownUser, resolve_user
 from presence.models import ACTIVITY_COLOURS, LinkStatus, PbxUser, Preset, ServiceSettings
+from presence.wording import DECISIONS
 from triggers import queue
 from triggers.models import Trigger
 from triggers.queue import Refused
@@ -24,13 +26,13 @@ from triggers.throttles import BUTTON_SCOPE, over_limit
 
 KEY_NAME = "user page"
 UNKNOWN_COLOUR = "#d9d9d9"
-ACTIVITY_LABELS = {"": "Available", "away": "Away", "busy": "Busy", "dnd": "Do not disturb"}
+ACTIVITY_LABELS = {"": _("Available"), "away": _("Away"), "busy": _("Busy"), "dnd": _("Do not disturb")}
 
 
 def ensure_offered() -> None:
     """Raise when the administrator switched the page off (ServiceSettings.offer_user_page)."""
     if not ServiceSettings.current().offer_user_page:
-        raise Refused(403, "page_not_offered", "Your administrator does not offer the presence page.")
+        raise Refused(403, "page_not_offered", gettext("Your administrator does not offer the presence page."))
 
 
 def pbx_user_for(django_user: AbstractBaseUser | AnonymousUser) -> PbxUser:
@@ -40,19 +42,17 @@ def pbx_user_for(django_user: AbstractBaseUser | AnonymousUser) -> PbxUser:
     gives `alice`, and `resolve_user` maps all of them the way the trigger API does.
     """
     if not django_user.is_authenticated:
-        raise Refused(401, "not_signed_in", "Sign in first.")
+        raise Refused(401, "not_signed_in", gettext("Sign in first."))
     username = django_user.get_username()
     try:
         match = resolve_user(username)
         return PbxUser.objects.get(pk=match.user.pk)  # the page shows more than matching loads
     except UnknownUser as exc:
-        raise Refused(
-            403, "no_pbx_user", f"No PBX user matches your sign-in name {username!r} (by login name, e-mail or number)."
-        ) from exc
+        detail = gettext("No PBX user matches your sign-in name %(name)s (by login name, e-mail or number).")
+        raise Refused(403, "no_pbx_user", detail % {"name": repr(username)}) from exc
     except AmbiguousUser as exc:
-        raise Refused(
-            403, "ambiguous_user", f"Your sign-in name matches more than one PBX user, so none is chosen: {exc}"
-        ) from exc
+        detail = gettext("Your sign-in name matches more than one PBX user, so none is chosen: %(why)s")
+        raise Refused(403, "ambiguous_user", detail % {"why": DECISIONS(str(exc))}) from exc
 
 
 def page_user(django_user: AbstractBaseUser | AnonymousUser) -> PbxUser:
@@ -77,7 +77,7 @@ def presence_view(activity: str, note: str) -> dict:
     on the phone matches no preset, and two presets may share an activity.
     """
     activity = activity or ""
-    label = ACTIVITY_LABELS.get(activity) or activity.replace("-", " ").capitalize()
+    label = str(ACTIVITY_LABELS.get(activity) or activity.replace("-", " ").capitalize())
     return {
         "type": "presence",
         "activity": activity,
@@ -125,7 +125,7 @@ def press_for(
         raise Refused(429, "rate_limited", detail, retry_after=wait)
     preset = Preset.objects.filter(pk=preset_id, show_on_user_page=True).first()
     if preset is None:
-        raise Refused(404, "unknown_preset", "This button is no longer offered: reload the page.")
+        raise Refused(404, "unknown_preset", gettext("This button is no longer offered: reload the page."))
     return queue.press(user, preset.pk, username=by, source_ip=source_ip, key_name=key_name)
 
 
@@ -138,13 +138,16 @@ def trigger_of(user: PbxUser, trigger_id: int) -> Trigger:
     """`own_trigger` for a PBX user already established."""
     trigger = Trigger.objects.filter(pk=trigger_id, pbx_user=user, source=Trigger.Source.BUTTON).first()
     if trigger is None:
-        raise Refused(404, "unknown_trigger", "No such button press of yours.")
+        raise Refused(404, "unknown_trigger", gettext("No such button press of yours."))
     return trigger
 
 
 @dataclass(frozen=True)
 class PressState:
-    """What the page says about a press: the row's status plus whether the PBX is reachable now."""
+    """What the page says about a press: the row's status plus whether the PBX is reachable now.
+
+    `reason` is the trigger log's (English; the page compares it); `reason_text` says it to the person.
+    """
 
     id: int
     status: str
@@ -152,7 +155,13 @@ class PressState:
     link_connected: bool
 
     def as_json(self) -> dict:
-        return {"id": self.id, "status": self.status, "reason": self.reason, "link_connected": self.link_connected}
+        return {
+            "id": self.id,
+            "status": self.status,
+            "reason": self.reason,
+            "reason_text": DECISIONS(self.reason),
+            "link_connected": self.link_connected,
+        }
 
 
 def press_state(trigger: Trigger) -> PressState:

@@ -13,13 +13,37 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from heartbeat_site.helpers.http import client_ip
 from licensing.state import refusal_for
 from presence.userpage import services
+from presence.wording import DECISIONS
 from triggers.queue import Refused
+
+# What the page's script says, in the page's language ({name}, {reason}, {status} are filled in there).
+PAGE_STRINGS = {
+    "live": _("Live"),
+    "reconnecting": _("Reconnecting…"),
+    "notLive": _("Not live — reload the page"),
+    "notKnown": _("Not known yet"),
+    "sending": _("Sending “{name}”…"),
+    "sent": _("Sent “{name}”, waiting for the phone system…"),
+    "done": _("Done: “{name}” is set."),
+    "failed": _("The phone system did not accept “{name}”: {reason}"),
+    "already": _("“{name}” is already your presence."),
+    "superseded": _("“{name}” was replaced by a newer press."),
+    "notSet": _("“{name}” was not set: {reason}"),
+    "pbxDown": _(
+        "The phone system cannot be reached right now. “{name}” is saved and will be set as soon as the "
+        "connection is back."
+    ),
+    "unreachable": _("The server cannot be reached. Check your connection and try again."),
+    "sessionExpired": _("Your session has expired. Reload the page and press again."),
+    "answered": _("The server answered {status}. Try again in a moment."),
+}
 
 
 @never_cache
@@ -44,13 +68,14 @@ def user_page(request: HttpRequest) -> HttpResponse:
         "login": user.h323,
         "presence": services.current_presence(user),
         "buttons": services.buttons(),
-        "licence_refusal": licence.detail if licence else "",
+        "licence_refusal": DECISIONS(licence.detail) if licence else "",
         "link_connected": services.link_connected(),
         "page_config": {
             "csrfToken": get_token(request),
             "socketPath": "/ws/presence/",
             "statusUrl": reverse("user-page-press-status", args=[0]),
             "loginUrl": settings.LOGIN_URL,
+            "strings": {key: str(text) for key, text in PAGE_STRINGS.items()},
         },
     }
     return render(request, "userpage/page.html", context)
@@ -63,7 +88,8 @@ def press(request: HttpRequest, preset_id: int) -> JsonResponse:
     try:
         trigger = services.press_button(request.user, preset_id, source_ip=client_ip(request))
     except Refused as refusal:
-        response = JsonResponse(refusal.as_json(), status=refusal.status)
+        # The trigger log keeps a licence refusal in English; the person reads it in their language.
+        response = JsonResponse({**refusal.as_json(), "detail": DECISIONS(refusal.detail)}, status=refusal.status)
         if refusal.retry_after is not None:
             response["Retry-After"] = str(int(refusal.retry_after) + 1)
         return response

@@ -181,7 +181,13 @@ def test_a_press_queues_a_button_trigger_and_wakes_the_link_after_commit(
         assert announced == []  # nothing before the commit
     assert response.status_code == 202
     trigger = Trigger.objects.get()
-    assert response.json() == {"id": trigger.pk, "status": "queued", "reason": "", "link_connected": False}
+    assert response.json() == {
+        "id": trigger.pk,
+        "status": "queued",
+        "reason": "",
+        "reason_text": "",
+        "link_connected": False,
+    }
     assert trigger.source == "button" and trigger.status == "queued" and trigger.http_status == 202
     assert trigger.pbx_user == alice_pbx and trigger.user_value == "alice"
     assert trigger.key_name == "user page" and trigger.event == "button"
@@ -510,6 +516,7 @@ async def test_the_socket_relays_the_own_presence_changes_and_press_outcomes(soc
         "id": 41,
         "status": "failed",
         "reason": "PBX error 7: no rights",
+        "reason_text": "PBX error 7: no rights",
     }
     await socket.disconnect(timeout=30)
 
@@ -530,6 +537,7 @@ async def test_the_socket_never_carries_another_users_presence(sockets, alice_se
         "id": 8,
         "status": "applied",
         "reason": "marker",
+        "reason_text": "marker",
     }
     await socket.disconnect(timeout=30)
 

@@ -409,7 +409,7 @@ def test_the_page_shows_url_keys_lines_and_downloads(admin_client, settings, api
     assert "no-store" in response["Cache-Control"]
     assert response.context["trigger_url"] == "http://10.1.2.3:8000/api/v1/triggers"
     assert len(response.context["url_warnings"]) == 2
-    assert [key.name for key in response.context["api_keys"]] == ["test scripts"]
+    assert [(key.name, state) for key, state in response.context["api_keys"]] == [("test scripts", "active")]
     assert response.context["clear_key"] is None
     assert {line.id for line in response.context["one_liners"]} == {"cmd", "gpo", "computer", "powershell", "curl"}
     assert [recipe.os for recipe in response.context["recipes"]] == ["windows", "macos", "linux"]

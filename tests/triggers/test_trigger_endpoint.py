@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 
 import pytest
 from django.utils import timezone
 
 from triggers.models import Trigger
+from triggers.serializers import json_depth
 
 URL = "/api/v1/triggers"
 pytestmark = pytest.mark.django_db
@@ -335,6 +337,26 @@ def test_json_nested_a_thousand_levels_deep_is_refused_with_a_400(api_client, au
     response = api_client.post(URL, data=deep, content_type="application/json", **auth)
     assert response.status_code == 400 and response.json()["error"] == "malformed"
     assert not Trigger.objects.filter(status="queued").exists()
+
+
+def test_deep_json_gets_the_same_answer_whatever_the_recursion_limit(api_client, auth, alice):
+    """Hypothesis (and other libraries) raise the limit; the body must not then parse and answer differently."""
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)
+    try:
+        deep = '{"user": "alice", "event": "lock", "device": ' + "[" * 1000 + "]" * 1000 + "}"
+        response = api_client.post(URL, data=deep, content_type="application/json", **auth)
+    finally:
+        sys.setrecursionlimit(previous)
+    assert response.status_code == 400 and response.json()["error"] == "malformed"
+    assert "nested too deeply" in response.json()["detail"]
+
+
+def test_json_depth_counts_arrays_and_objects():
+    assert json_depth("x") == 0
+    assert json_depth({"a": "b"}) == 1
+    assert json_depth({"a": [{"b": []}]}) == 4
+    assert json_depth([[]] * 3) == 2
 
 
 @pytest.mark.parametrize("value", ["k" * 129, "evt\x85next"], ids=["too-long", "not-printable"])

@@ -6,6 +6,8 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from licensing import tokens, trust
 from licensing.models import Installation, Licence
@@ -55,20 +57,27 @@ class Command(BaseCommand):
         )
 
     def do_demo(self, options) -> None:
-        """Idempotent: `make run` calls it on every start."""
+        """Idempotent: `make run` calls it on every start (its lines are hints, in LANGUAGE_CODE's language)."""
         if not trust.uses_demo_key():
-            self.stdout.write("LICENSE_PUBLIC_KEY is set: no demo licence is generated.")
+            self.stdout.write(gettext("LICENSE_PUBLIC_KEY is set: no demo licence is generated."))
             return
         active = Licence.objects.filter(active=True).first()
         if active is not None:
-            kind = "The demo licence" if active.demo else "A licence"
-            self.stdout.write(f"{kind} is already active (valid until {active.valid_until}): nothing to do.")
+            text = (
+                gettext("The demo licence is already active (valid until %(until)s): nothing to do.")
+                if active.demo
+                else gettext("A licence is already active (valid until %(until)s): nothing to do.")
+            )
+            self.stdout.write(text % {"until": date_format(active.valid_until, "SHORT_DATE_FORMAT")})
             return
         if Licence.objects.exists():
             # One demo per installation: restarting must not renew an expired demo for ever.
             raise CommandError(
-                "This installation already had a licence, so no demo licence is generated. Order a licence for "
-                f"instance id {Installation.current().instance_id} and enter it with `manage.py license activate`."
+                gettext(
+                    "This installation already had a licence, so no demo licence is generated. Order a licence for "
+                    "instance id %(instance)s and enter it with `manage.py license activate`."
+                )
+                % {"instance": Installation.current().instance_id}
             )
         key, created = trust.ensure_demo_private_key()
         today = local_today()
@@ -86,10 +95,21 @@ class Command(BaseCommand):
             Licence.enter(tokens.issue(terms, key))
         except tokens.InvalidLicence as exc:
             raise CommandError(f"The demo licence could not be entered: {exc.message}") from None
-        where = f"new demo key in {trust.demo_key_path()}" if created else f"demo key {trust.demo_key_path()}"
-        self.stdout.write(
-            self.style.WARNING(
-                f"Demo licence entered: {DEMO_SEATS} seats until {terms.valid_until} ({where}). "
-                f"For production set LICENSE_PUBLIC_KEY and enter a licence for instance id {terms.instance}."
+        text = (
+            gettext(
+                "Demo licence entered: %(seats)s seats until %(until)s (new demo key in %(path)s). "
+                "For production set LICENSE_PUBLIC_KEY and enter a licence for instance id %(instance)s."
+            )
+            if created
+            else gettext(
+                "Demo licence entered: %(seats)s seats until %(until)s (demo key %(path)s). "
+                "For production set LICENSE_PUBLIC_KEY and enter a licence for instance id %(instance)s."
             )
         )
+        values = {
+            "seats": DEMO_SEATS,
+            "until": date_format(terms.valid_until, "SHORT_DATE_FORMAT"),
+            "path": trust.demo_key_path(),
+            "instance": terms.instance,
+        }
+        self.stdout.write(self.style.WARNING(text % values))

@@ -12,6 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext
 
 # Earlier versions kept the generated password here for good; it is removed on the next run.
 LEGACY_FILE_NAME = "admin-password"
@@ -29,16 +30,20 @@ class Command(BaseCommand):
         url = f"{settings.PUBLIC_URL}/admin/"
         if users.objects.filter(is_superuser=True).exists():
             self.stdout.write(
-                f"Admin: {url} (existing account; forgot its password? manage.py changepassword <username>)"
+                gettext("Admin: %(url)s (existing account; forgot its password? manage.py changepassword <username>)")
+                % {"url": url}
             )
             return
         password = secrets.token_urlsafe(12)
         users.objects.create_superuser(options["username"], "", password)
+        # "login:" and "password:" stay as they are in every language: scripts and tests read the line.
         self.stdout.write(self.style.SUCCESS(f"Admin: {url}  login: {options['username']}  password: {password}"))
-        self.stdout.write("The password is shown only this once and is not stored: note it now.")
+        self.stdout.write(gettext("The password is shown only this once and is not stored: note it now."))
 
     def remove_legacy_password_file(self) -> None:
         legacy = Path(settings.VAR_DIR) / LEGACY_FILE_NAME
         if legacy.exists():
             legacy.unlink()
-            self.stdout.write(f"Removed {legacy}: the admin password is no longer kept on disk.")
+            self.stdout.write(
+                gettext("Removed %(file)s: the admin password is no longer kept on disk.") % {"file": legacy}
+            )

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
 
 log = logging.getLogger("presence.embedded")
 
@@ -108,7 +109,11 @@ class Command(BaseCommand):
             verbosity=1,
         )
         scheme = "https" if settings.TLS_CERT_FILE else "http"
-        self.stdout.write(f"Presence Heartbeat on {scheme}://{host}:{port}/  (admin: {settings.PUBLIC_URL}/admin/)")
+        # The hints are for the person who started it, in LANGUAGE_CODE's language; log lines stay English.
+        self.stdout.write(
+            gettext("Presence Heartbeat on %(url)s  (admin: %(admin)s)")
+            % {"url": f"{scheme}://{host}:{port}/", "admin": f"{settings.PUBLIC_URL}/admin/"}
+        )
         server.run()
 
     async def background(self, stop: asyncio.Event) -> None:
@@ -132,7 +137,10 @@ class Command(BaseCommand):
                 port=settings.PBX_SIMULATOR_PORT,
             )
             await simulator.start()
-            self.stdout.write(f"No PBX_URL: using the built-in PBX simulator at {simulator.url} (demo users).")
+            self.stdout.write(
+                gettext("No PBX_URL: using the built-in PBX simulator at %(url)s (demo users).")
+                % {"url": simulator.url}
+            )
             preview.use_simulator(simulator, asyncio.get_running_loop())
             self.stdout.write(self.myapps_preview_text())
             config = link_config(url=simulator.url, password=password)
@@ -152,13 +160,20 @@ class Command(BaseCommand):
         base = f"{settings.PUBLIC_URL}/myapps/preview"
         lines = []
         if app_object(USER).enabled:
-            lines.append(f"myApps user app preview:  {base}?user=alice   (erin has no user app: {base}?user=erin)")
+            lines.append(
+                gettext("myApps user app preview:  %(url)s   (erin has no user app: %(erin)s)")
+                % {"url": f"{base}?user=alice", "erin": f"{base}?user=erin"}
+            )
         if app_object(ADMIN).enabled:
-            lines.append(f"myApps admin app preview: {base}?app=admin&user=admin")
-        off = [name for name, app in (("user", app_object(USER)), ("admin", app_object(ADMIN))) if not app.enabled]
-        if off:
-            names = " and ".join(f"MYAPPS_{name.upper()}_PASSWORD" for name in off)
-            lines.append(f"myApps {' and '.join(off)} app off: set {names} (make run writes them into .env).")
+            lines.append(gettext("myApps admin app preview: %(url)s") % {"url": f"{base}?app=admin&user=admin"})
+        for role, setting in ((USER, "MYAPPS_USER_PASSWORD"), (ADMIN, "MYAPPS_ADMIN_PASSWORD")):
+            if not app_object(role).enabled:
+                text = (
+                    gettext("myApps user app off: set %(setting)s (make run writes it into .env).")
+                    if role == USER
+                    else gettext("myApps admin app off: set %(setting)s (make run writes it into .env).")
+                )
+                lines.append(text % {"setting": setting})
         return "\n".join(lines)
 
     async def seed_demo(self, logins: list[str]) -> None:

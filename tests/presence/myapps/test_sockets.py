@@ -128,7 +128,13 @@ async def test_the_socket_relays_the_own_presence_and_outcomes_only(sockets, pbx
         "Do not disturb",
         "In a call",
     )
-    assert await socket.receive_json_from() == {"mt": "Outcome", "id": 41, "status": "failed", "reason": "PBX error 7"}
+    assert await socket.receive_json_from() == {
+        "mt": "Outcome",
+        "id": 41,
+        "status": "failed",
+        "reason": "PBX error 7",
+        "reason_text": "PBX error 7",
+    }
     assert await socket.receive_nothing(timeout=0.2)  # bob's messages, sent first, never arrived
 
 
