@@ -33,6 +33,7 @@ test: venv test-embedded test-scaled test-production
 test-embedded: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=heartbeat_site.settings_test
 	$(BIN)/pytest -m "not slow and not production"
 
@@ -48,6 +49,7 @@ test-long: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: venv
 	$(BIN)/ruff check --fix .

@@ -127,7 +127,7 @@ class PbxUserAdmin(admin.ModelAdmin):
             return "—"
         rows = devices_seen(obj.pk)
         if not rows:
-            return _("No trigger from a device yet.")
+            return gettext("No trigger from a device yet.")
         lines = format_html_join(
             "",
             '<tr class="device"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',

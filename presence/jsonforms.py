@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -28,4 +30,4 @@ class BoundedJSONField(forms.JSONField):
 
 
 # For a ModelAdmin: `formfield_overrides = BOUNDED_JSON`.
-BOUNDED_JSON = {models.JSONField: {"form_class": BoundedJSONField}}
+BOUNDED_JSON: dict[type[models.Field], dict[str, Any]] = {models.JSONField: {"form_class": BoundedJSONField}}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -63,7 +65,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return format_html('<strong style="color:#b45309">{}</strong>', gettext("active — due for rotation"))
         if state == "rotating":
             return gettext("rotating (old key works until %(until)s)") % {
-                "until": short_datetime(obj.previous_valid_until)
+                "until": short_datetime(obj.previous_valid_until) if obj.previous_valid_until else "—"
             }
         return key_state_name(state)
 
@@ -146,7 +148,7 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.CAP + 1].count()
+        return cast(QuerySet, self.object_list)[: self.CAP + 1].count()
 
 
 class ReceivedFilter(admin.SimpleListFilter):
@@ -162,7 +164,7 @@ class ReceivedFilter(admin.SimpleListFilter):
             "hour": now - dt.timedelta(hours=1),
             "today": timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0),
             "7d": now - dt.timedelta(days=7),
-        }.get(self.value())
+        }.get(self.value() or "")
         return queryset.filter(received_at__gte=since) if since else queryset
 
 
@@ -205,7 +207,7 @@ class TriggerAdmin(admin.ModelAdmin):
     list_per_page = 100
     ordering = ["-received_at"]
     raw_id_fields = ["pbx_user", "api_key"]
-    fields = [
+    fields = (
         "id",
         "status",
         "reason_shown",
@@ -225,7 +227,7 @@ class TriggerAdmin(admin.ModelAdmin):
         "client_id",
         "source_ip",
         "http_status",
-    ]
+    )
     readonly_fields = fields
 
     @admin.display(description=_("reason"), ordering="reason")
@@ -262,7 +264,7 @@ class TriggerAdmin(admin.ModelAdmin):
         if not obj.for_device_only:
             return "—"
         if obj.status == Trigger.Status.QUEUED:
-            return _("Not handed out yet: the link worker does that in its next round.")
+            return gettext("Not handed out yet: the link worker does that in its next round.")
         rows = Trigger.objects.filter(parent=obj).select_related("pbx_user").order_by("pbx_user__h323", "id")
         if not rows:
             return obj.reason or "—"
@@ -315,7 +317,7 @@ class TriggerAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("user"), ordering="pbx_user__h323")
     def user_link(self, obj: Trigger) -> str:
-        if obj.pbx_user_id:
+        if obj.pbx_user is not None:
             url = reverse("admin:presence_pbxuser_change", args=[obj.pbx_user_id])
             return format_html('<a href="{}">{}</a>', url, obj.pbx_user.h323 or obj.user_value)
         if obj.for_device_only:

@@ -120,7 +120,7 @@ def download_view(request: HttpRequest, os_name: str) -> HttpResponse:
     else:
         return HttpResponseNotAllowed(["GET", "POST"])
     if not form.is_valid():
-        errors = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in form.errors.items())
+        errors = "; ".join(f"{field}: {' '.join(str(msg) for msg in msgs)}" for field, msgs in form.errors.items())
         return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
     data = recipes.zip_bundle(os_name, form.cleaned_data["key"], form.cleaned_data["heartbeat_minutes"])
     response = HttpResponse(data, content_type="application/zip")

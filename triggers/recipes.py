@@ -21,6 +21,7 @@ import ipaddress
 import shlex
 import zipfile
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -30,6 +31,9 @@ from django.utils.translation import gettext_lazy as _
 
 from heartbeat_site.helpers.public_url import check_public_url
 from triggers.models import looks_like_key
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 KEY_PLACEHOLDER = "REPLACE-WITH-YOUR-API-KEY"
 DEFAULT_HEARTBEAT_MINUTES = 5
@@ -59,7 +63,7 @@ class RecipeFile:
 @dataclass(frozen=True)
 class Recipe:
     os: str
-    title: str  # for people: a lazy translation, said in the reader's language
+    title: StrOrPromise  # for people: a lazy translation, said in the reader's language
     files: tuple[RecipeFile, ...]
     # The one file that holds the key; written with the owner-only mode where the zip format can say so.
     key_file: str
@@ -211,7 +215,7 @@ def render_file(
 
 
 def _render(item: RecipeFile, ctx: dict) -> bytes:
-    text = _engine.get_template(item.template).render(Context(ctx, autoescape=False))
+    text: str = _engine.get_template(item.template).render(Context(ctx, autoescape=False))
     if _MISSING in text:
         raise RecipeError(f"{item.template} uses a variable the recipe context does not have.")
     if item.crlf:

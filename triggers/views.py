@@ -192,7 +192,7 @@ TRIGGER_EXAMPLES = [
 ]
 
 
-class EnglishAnswers:
+class EnglishAnswers(APIView):
     """The API answers in English whatever the client's Accept-Language: its `detail` is machine text
     that scripts log and the trigger log keeps (the admin shows it translated, triggers.admin)."""
 
@@ -203,7 +203,7 @@ class EnglishAnswers:
         return response
 
 
-class TriggerCreateView(EnglishAnswers, APIView):
+class TriggerCreateView(EnglishAnswers):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes: list = []
     parser_classes = [JSONParser, FormParser]
@@ -272,7 +272,7 @@ def _replayed(trigger: Trigger) -> tuple[dict, int]:
     return body, status_code
 
 
-class TriggerDetailView(EnglishAnswers, APIView):
+class TriggerDetailView(EnglishAnswers):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes: list = []
 
