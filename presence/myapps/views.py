@@ -30,6 +30,7 @@ from presence.myapps import accounts, tokens
 from presence.myapps.config import ADMIN, USER, AppObject, app_language, app_object
 from presence.myapps.middleware import SESSION_GUID, SESSION_LANG, SESSION_SCHEME
 from presence.myapps.signin import may_use_admin_app
+from presence.userpage.strings import PRESS_STRINGS
 from triggers.models import ApiKey
 from triggers.recipes import trigger_url
 from triggers.wording import key_state_name
@@ -39,10 +40,8 @@ log = logging.getLogger("presence.myapps")
 ICONS = Path(__file__).resolve().parent / "icons"
 # Sentences the apps' scripts show, in the page's language ({name}, {reason} are filled in there).
 STRINGS = {
-    "live": _("Live"),
-    "reconnecting": _("Reconnecting…"),
+    **PRESS_STRINGS,
     "notSignedIn": _("Not signed in"),
-    "notKnown": _("Not known yet"),
     "offline": _("The service cannot be reached right now. Try again in a moment."),
     "unreachable": _("The service cannot be reached. Close the app and open it again."),
     "outsideMyApps": _(
@@ -50,17 +49,6 @@ STRINGS = {
         "myApps, use the presence page of this service instead."
     ),
     "noLogin": _("myApps gave no sign-in for this app ({reason}). Ask your administrator to assign it to you."),
-    "sending": _("Sending “{name}”…"),
-    "sent": _("Sent “{name}”, waiting for the phone system…"),
-    "done": _("Done: “{name}” is set."),
-    "failed": _("The phone system did not accept “{name}”: {reason}"),
-    "already": _("“{name}” is already your presence."),
-    "superseded": _("“{name}” was replaced by a newer press."),
-    "notSet": _("“{name}” was not set: {reason}"),
-    "pbxDown": _(
-        "The phone system cannot be reached right now. “{name}” is saved and will be set as soon as the "
-        "connection is back."
-    ),
 }
 TICKET_REFUSED = _("This sign-in has expired or was already used. Close the admin app and open it again.")
 USER_REFUSED = _("Your PBX user may not use the admin app (any more).")

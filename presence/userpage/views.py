@@ -20,26 +20,14 @@ from django.views.decorators.http import require_GET, require_POST
 from heartbeat_site.helpers.http import client_ip
 from licensing.state import refusal_for
 from presence.userpage import services
+from presence.userpage.strings import PRESS_STRINGS
 from presence.wording import DECISIONS
 from triggers.queue import Refused
 
 # What the page's script says, in the page's language ({name}, {reason}, {status} are filled in there).
 PAGE_STRINGS = {
-    "live": _("Live"),
-    "reconnecting": _("Reconnecting…"),
+    **PRESS_STRINGS,
     "notLive": _("Not live — reload the page"),
-    "notKnown": _("Not known yet"),
-    "sending": _("Sending “{name}”…"),
-    "sent": _("Sent “{name}”, waiting for the phone system…"),
-    "done": _("Done: “{name}” is set."),
-    "failed": _("The phone system did not accept “{name}”: {reason}"),
-    "already": _("“{name}” is already your presence."),
-    "superseded": _("“{name}” was replaced by a newer press."),
-    "notSet": _("“{name}” was not set: {reason}"),
-    "pbxDown": _(
-        "The phone system cannot be reached right now. “{name}” is saved and will be set as soon as the "
-        "connection is back."
-    ),
     "unreachable": _("The server cannot be reached. Check your connection and try again."),
     "sessionExpired": _("Your session has expired. Reload the page and press again."),
     "answered": _("The server answered {status}. Try again in a moment."),
