@@ -79,6 +79,8 @@ urlpatterns = [path("stream", stream)]
 
 
 @pytest.mark.urls(__name__)
+# The view streams a plain generator on purpose, as many Django views do; Django warns about it under ASGI.
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
 async def test_a_streamed_response_is_sent_whole_and_then_finished_on_the_pool(handler):
     finished: list[str] = []
 

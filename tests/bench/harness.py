@@ -202,15 +202,18 @@ class Stack:
         self.env["DATABASE_URL"] = self.pg.url
         self.env["REDIS_URL"] = self.redis.url
 
-    def prepare(self, licensed: int | None = None, accounts: list[str] = ()) -> None:
-        """migrate, licence, switches on for the first `licensed` users, API keys into files, and
-        user-page accounts named `accounts` with the password `self.account_password`."""
+    def prepare(self, licensed: int | None = None, accounts: list[str] = (), seats: int | None = None) -> None:
+        """migrate, licence (`seats`, by default the licensed users and 10 more), switches on for the first
+        `licensed` users, API keys into files, and user-page accounts named `accounts` with the password
+        `self.account_password`."""
         guids = self.tmp / "guids"
         guids.write_text("\n".join(u.guid for u in self.users[: len(self.users) if licensed is None else licensed]))
         issuer = self.tmp / "issuer.pem"
         issuer.write_bytes(self.issuer_pem)
         subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True)
         args = [PYTHON, "-m", "tests.bench.prepare", "--issuer", str(issuer), "--guids", str(guids)]
+        if seats:
+            args += ["--seats", str(seats)]
         for path in self.key_files:
             args += ["--key-file", str(path)]
         if accounts:

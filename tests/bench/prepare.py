@@ -23,6 +23,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--key-file", action="append", default=[], help="write a new API key here")
     parser.add_argument("--account", action="append", default=[], help="a user-page account of this name")
     parser.add_argument("--password-file", help="the accounts' password (needed with --account)")
+    parser.add_argument("--seats", type=int, help="seats in the licence (default: the licensed users and 10 more)")
     args = parser.parse_args(argv)
 
     import django
@@ -42,7 +43,7 @@ def main(argv: list[str]) -> int:
     terms = tokens.LicenceTerms(
         customer="Benchmark",
         instance=Installation.current().instance_id,
-        seats=max(len(guids), 1) + 10,
+        seats=args.seats or max(len(guids), 1) + 10,
         valid_from=today - dt.timedelta(days=1),
         valid_until=today + dt.timedelta(days=30),
         issued_at=timezone.now().replace(microsecond=0),
