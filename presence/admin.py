@@ -88,8 +88,6 @@ class PbxUserAdmin(admin.ModelAdmin):
         """The answer to "why is Alice yellow?": the latest triggers with what decided each."""
         if obj.pk is None:
             return "—"
-        from triggers.models import Trigger
-
         rows = Trigger.objects.filter(pbx_user=obj).order_by("-received_at")[:20]
         lines = format_html_join(
             "",
