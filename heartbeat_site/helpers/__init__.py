@@ -1,4 +1,4 @@
-"""Low-level helpers the apps share: row SQL, the Redis cache client, the PostgreSQL backend, the pooled
+"""Low-level helpers the apps share: row SQL, the Redis cache client, the pooled
 ASGI handler, metric definitions, request helpers and log hygiene.
 
 This package imports no app (tests/test_architecture.py checks it). Every override of a framework's
