@@ -351,6 +351,7 @@ PBX_CA_FILE = env.str("PBX_CA_FILE", default="")
 PBX_TLS_VERIFY = _bool("PBX_TLS_VERIFY", True)
 PBX_CONTACT = env.str("PBX_CONTACT", default="tel:")
 PBX_REQUEST_TIMEOUT = env.float("PBX_REQUEST_TIMEOUT", default=10.0)
+PBX_CONNECT_TIMEOUT = env.float("PBX_CONNECT_TIMEOUT", default=10.0)
 PBX_WINDOW = env.int("PBX_WINDOW", default=64)
 # The embedded simulator (used when PBX_URL is empty): where it listens and whom it knows.
 PBX_SIMULATOR_PORT = env.int("PBX_SIMULATOR_PORT", default=0)

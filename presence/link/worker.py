@@ -62,6 +62,7 @@ def link_config(url: str | None = None, password: str | None = None) -> LinkConf
         ssl=make_ssl_context(url, settings.PBX_CA_FILE, settings.PBX_TLS_VERIFY),
         contact=settings.PBX_CONTACT,
         request_timeout=settings.PBX_REQUEST_TIMEOUT,
+        connect_timeout=settings.PBX_CONNECT_TIMEOUT,
         window=settings.PBX_WINDOW,
     )
 

@@ -18,6 +18,9 @@ class LinkConfig:
     ssl: ssl.SSLContext | None = None
     contact: str = "tel:"
     request_timeout: float = 10.0
+    # Opening the websocket (TCP, TLS, HTTP upgrade) is not a request: a PBX across a WAN may take longer
+    # to reach than to answer, and a short request timeout must not make it unreachable.
+    connect_timeout: float = 10.0
     window: int = 64
     # Reference §2.5: the official JS library sends KeepAlive after 60 s of silence; stay below that.
     keepalive_interval: float = 30.0
@@ -38,6 +41,8 @@ class LinkConfig:
             raise ValueError("window must be at least 1")
         if self.request_timeout <= 0:
             raise ValueError("request_timeout must be positive")
+        if self.connect_timeout <= 0:
+            raise ValueError("connect_timeout must be positive")
         if not 0 < self.backoff_min <= self.backoff_max:
             raise ValueError("backoff_min must be positive and not above backoff_max")
 

@@ -49,7 +49,7 @@ async def open_websocket(config: LinkConfig) -> ClientConnection:
     host = urlparse(config.url).netloc
     options: dict[str, Any] = {
         "max_size": config.max_message,
-        "open_timeout": config.request_timeout,
+        "open_timeout": config.connect_timeout,
         # Our own keepalive sends KeepAlive and pings only when the link is idle (PbxClient._keepalive).
         "ping_interval": None,
         "close_timeout": CLOSE_TIMEOUT,
@@ -74,7 +74,7 @@ async def open_websocket(config: LinkConfig) -> ClientConnection:
     except (InvalidURI, InvalidHandshake) as exc:
         reason = f"no websocket to the PBX at {host}: {exc}"
     except TimeoutError:
-        reason = f"no websocket to the PBX at {host} within {config.request_timeout:g} s"
+        reason = f"no websocket to the PBX at {host} within {config.connect_timeout:g} s"
     except OSError as exc:
         reason = f"cannot reach the PBX at {host}: {exc.strerror or exc}"
     raise LoginFailed(reason, kind="unreachable")

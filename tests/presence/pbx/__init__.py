@@ -88,9 +88,9 @@ async def simulator(users: list[SimUser] | None = None, **kwargs: Any) -> AsyncI
 
 
 def config_for(url: str, **overrides: Any) -> LinkConfig:
-    """A LinkConfig for `url`. The request timeout is long (a busy machine must not turn an answer into
-    a timeout); tests about timeouts set their own."""
-    values: dict[str, Any] = {"app": APP, "password": PASSWORD, "request_timeout": 30.0}
+    """A LinkConfig for `url`. The timeouts are long (a busy machine must not turn an answer or a slow
+    websocket opening into a timeout); tests about timeouts set their own."""
+    values: dict[str, Any] = {"app": APP, "password": PASSWORD, "request_timeout": 30.0, "connect_timeout": 30.0}
     values.update(overrides)
     return LinkConfig(url=url, **values)
 

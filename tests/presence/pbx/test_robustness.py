@@ -7,6 +7,7 @@ big), and must understand what is valid, fragmented or not.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -171,6 +172,34 @@ async def test_each_way_a_login_can_fail_has_its_own_reason(handler, kind: str, 
             await check_login(config_for(pbx.url, request_timeout=timeout))
     assert failure.value.kind == kind
     assert text in failure.value.reason
+
+
+async def test_a_pbx_that_never_answers_the_upgrade_is_unreachable_after_the_connect_timeout() -> None:
+    """The websocket opening has its own timeout: a short request timeout must not make a slow PBX
+    unreachable, and a silent one is reported as unreachable, not as a refused login."""
+    accepted = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.set()
+        await reader.read()  # never answers the HTTP upgrade; returns when the client gives up
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        config = config_for(f"ws://127.0.0.1:{port}/PBX0/APPS/websocket", request_timeout=30, connect_timeout=0.3)
+        with pytest.raises(LoginFailed) as failure:
+            await check_login(config)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert accepted.is_set()
+    assert failure.value.kind == "unreachable"
+    assert "no websocket to the PBX" in failure.value.reason and "within 0.3 s" in failure.value.reason
+
+
+def test_the_connect_timeout_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="connect_timeout"):
+        config_for("ws://127.0.0.1:1/PBX0/APPS/websocket", connect_timeout=0)
 
 
 async def test_it_warns_when_the_pbx_ignores_replication() -> None:
