@@ -171,7 +171,7 @@ def check_key(key: str | None) -> str | None:
         return None
     key = key.strip()
     if not looks_like_key(key):
-        raise RecipeError(gettext("That is not an API key (they look like phk_XXXXXXXX_…)."))
+        raise RecipeError(gettext("That is not an API key (they look like phk_a1B2c3D4_…)."))
     return key
 
 
