@@ -82,12 +82,6 @@ def find_replay(api_key: ApiKey, client_id: str) -> Trigger | None:
     return Trigger.objects.select_related("pbx_user").filter(api_key=api_key, client_id=client_id).first()
 
 
-def replay_answer(trigger: Trigger) -> tuple[int, dict]:
-    if trigger.status == Trigger.Status.REFUSED:
-        return trigger.http_status, {"error": trigger.decision.get("error", "refused"), "detail": trigger.reason}
-    return trigger.http_status, trigger.as_api()
-
-
 def accept(
     *,
     api_key: ApiKey,

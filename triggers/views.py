@@ -247,7 +247,7 @@ class TriggerCreateView(EnglishAnswers):
         if len(client_id) <= MAX_CLIENT_ID and client_id.isprintable():
             first = queue.find_replay(api_key, client_id)
             if first is not None:
-                return Response(*_replayed(first))
+                return replayed(first)
         serializer = TriggerInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -263,13 +263,16 @@ class TriggerCreateView(EnglishAnswers):
                 source_ip=client_ip(request),
             )
         except queue.Replay as replay:
-            return Response(*_replayed(replay.trigger))
+            return replayed(replay.trigger)
         return Response(trigger.as_api(), status=202)
 
 
-def _replayed(trigger: Trigger) -> tuple[dict, int]:
-    status_code, body = queue.replay_answer(trigger)
-    return body, status_code
+def replayed(trigger: Trigger) -> Response:
+    """The answer the first request with this idempotency key got, from its row in the trigger log."""
+    if trigger.status == Trigger.Status.REFUSED:
+        body = {"error": trigger.decision.get("error", "refused"), "detail": trigger.reason}
+        return Response(body, status=trigger.http_status)
+    return Response(trigger.as_api(), status=trigger.http_status)
 
 
 class TriggerDetailView(EnglishAnswers):
