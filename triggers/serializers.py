@@ -55,12 +55,14 @@ class TriggerInSerializer(ShallowFieldsSerializer):
         return value
 
     def validate(self, attrs: dict) -> dict:
-        """A trigger names a user; only a computer-level event may name just its device instead."""
-        if attrs.get("user", "").strip():
+        """A trigger names a user; only a computer-level event may name just its device instead.
+
+        `user` and `device` arrive stripped (DRF's CharField trims whitespace)."""
+        if attrs.get("user"):
             return attrs
         if attrs["event"] not in DEVICE_EVENTS:
             raise serializers.ValidationError({"user": [serializers.Field.default_error_messages["required"]]})
-        if not attrs.get("device", "").strip():
+        if not attrs.get("device"):
             raise serializers.ValidationError(
                 {"device": ["Name the computer: a computer-level event without a user needs its device."]}
             )

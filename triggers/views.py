@@ -255,10 +255,10 @@ class TriggerCreateView(EnglishAnswers):
         try:
             trigger = queue.accept(
                 api_key=api_key,
-                user=data["user"].strip(),
+                user=data["user"],
                 event=data["event"],
                 at=data.get("at"),
-                device=data["device"].strip(),
+                device=data["device"],
                 client_id=client_id,
                 source_ip=client_ip(request),
             )
