@@ -170,7 +170,7 @@ if SSO_HEADER_ENABLED:
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_CLIENT_IP_CALLABLE = "triggers.views.client_ip"  # X-Forwarded-For only with TRUST_PROXY_HEADERS
+AXES_CLIENT_IP_CALLABLE = "heartbeat_site.helpers.http.client_ip"  # X-Forwarded-For only with TRUST_PROXY_HEADERS
 AXES_WHITELIST_CALLABLE = "presence.userpage.sso.not_a_password_sign_in"  # the proxy vouched: no guessing
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_DISABLE_ACCESS_LOG = True  # failures are what matters; a row per successful sign-in grows for ever
