@@ -42,9 +42,7 @@ def local_datetime(value: str) -> str:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         return value
-    if timezone.is_aware(moment):
-        moment = timezone.localtime(moment)
-    return short_datetime(moment, seconds=True)
+    return short_datetime(moment, seconds=True)  # in the server's time zone when aware
 
 
 def short_datetime(moment: dt.datetime, *, seconds: bool = False) -> str:
