@@ -47,11 +47,6 @@ def revision() -> int:
     return found or 0
 
 
-def forget() -> None:
-    """Drop this process's cached licence state (another process changed it)."""
-    _forget()
-
-
 @receiver(licence_changing, dispatch_uid="licensing-state-forget")
 def _changing(sender, **kwargs) -> None:
     invalidate()
@@ -59,11 +54,12 @@ def _changing(sender, **kwargs) -> None:
 
 def invalidate() -> None:
     """Forget the cached state now and again after commit (so no reader caches the pre-commit state)."""
-    _forget()
-    transaction.on_commit(_forget)
+    forget()
+    transaction.on_commit(forget)
 
 
-def _forget() -> None:
+def forget() -> None:
+    """Drop the cached licence state: this process's copy and the shared cache's (another process changed it)."""
     global _local
     _local = None
     try:
