@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from heartbeat_site.helpers import metrics
+from heartbeat_site.helpers.bodylimit import too_large_detail
 from heartbeat_site.helpers.http import client_ip
 from triggers import queue
 from triggers.auth import ApiKeyAuthentication
@@ -137,7 +138,7 @@ def enforce_body_limit(request) -> None:
     except RequestDataTooBig:
         size = settings.TRIGGER_MAX_BODY + 1
     if size > settings.TRIGGER_MAX_BODY:
-        raise PayloadTooLarge(f"The request body is over {settings.TRIGGER_MAX_BODY} bytes.")
+        raise PayloadTooLarge(too_large_detail(settings.TRIGGER_MAX_BODY))
 
 
 def idempotency_header(request) -> str:
