@@ -203,6 +203,10 @@ DATABASES = {
 DATABASE_PASSWORD = _secret("DATABASE_PASSWORD", required=False)
 if DATABASE_PASSWORD:
     DATABASES["default"]["PASSWORD"] = DATABASE_PASSWORD
+# Persistent connections: each request thread (heartbeat_site/helpers/asgi_http.py) and gunicorn worker
+# keeps its own. On SQLite, opening the file and running the PRAGMAs for every request cost more than
+# the request itself.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default keeps its database in VAR_DIR: a fresh clone has none yet. The file holds
     # the API key hashes and the licence like the other secrets in var/: readable by its owner only
@@ -223,12 +227,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 30,
         }
     )
-    # Each request thread (heartbeat_site/helpers/asgi_http.py) keeps its connection: opening the file and
-    # running the PRAGMAs again for every request cost more than the request itself.
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
 else:
-    # Persistent connections (psycopg 3); health checks drop a connection the server closed.
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
+    # psycopg 3: health checks drop a persistent connection the server closed.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Parameters sent apart from the SQL, and statements prepared by psycopg after five uses, which
     # Django turns off unless asked: the hot queries are planned once per connection instead of on
