@@ -190,7 +190,7 @@ class ScopeFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "device":
-            return queryset.filter(user_value="", parent__isnull=True, source=Trigger.Source.API)
+            return queryset.filter(Trigger.device_only())
         if self.value() == "handed-out":
             return queryset.filter(parent__isnull=False)
         return queryset

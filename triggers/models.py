@@ -241,6 +241,11 @@ class Trigger(models.Model):
         """Posted with a device and no user (a computer's shutdown script): handed to its users later."""
         return not self.user_value and self.parent_id is None and self.source == self.Source.API
 
+    @classmethod
+    def device_only(cls) -> Q:
+        """`for_device_only` as a query condition (the admin's scope filter)."""
+        return Q(user_value="", parent__isnull=True, source=cls.Source.API)
+
     def as_api(self) -> dict:
         """The JSON the API answers with (no `user` for a device-only trigger)."""
         body = {"id": self.pk, "status": self.status}
