@@ -220,7 +220,7 @@ class TriggerCreateView(EnglishAnswers):
         return response
 
     def check_permissions(self, request) -> None:
-        # Runs after authentication and before throttling (which reads the body): refuse big bodies first.
+        # After authentication, before throttling and before anything parses the body: big bodies get 413 first.
         enforce_body_limit(request)
         super().check_permissions(request)
 
