@@ -3,6 +3,7 @@ install shows presence changing within a minute (`make run` without PBX_URL)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils.translation import gettext, ngettext
 
 from licensing import seats
@@ -45,6 +46,28 @@ def demo_apps() -> list[SimApp]:
     if admin_app.enabled:
         apps.append(SimApp(admin_app.name, admin_app.password, "Presence admin", admin_app.url, DEMO_ADMIN_APP_USERS))
     return apps
+
+
+def myapps_preview_text() -> str:
+    """Where to see the myApps apps without a PBX (or why they are off)."""
+    base = f"{settings.PUBLIC_URL}/myapps/preview"
+    lines = []
+    if app_object(USER).enabled:
+        lines.append(
+            gettext("myApps user app preview:  %(url)s   (erin has no user app: %(erin)s)")
+            % {"url": f"{base}?user=alice", "erin": f"{base}?user=erin"}
+        )
+    if app_object(ADMIN).enabled:
+        lines.append(gettext("myApps admin app preview: %(url)s") % {"url": f"{base}?app=admin&user=admin"})
+    for role, setting in ((USER, "MYAPPS_USER_PASSWORD"), (ADMIN, "MYAPPS_ADMIN_PASSWORD")):
+        if not app_object(role).enabled:
+            text = (
+                gettext("myApps user app off: set %(setting)s (make run writes it into .env).")
+                if role == USER
+                else gettext("myApps admin app off: set %(setting)s (make run writes it into .env).")
+            )
+            lines.append(text % {"setting": setting})
+    return "\n".join(lines)
 
 
 def seed_demo(logins: list[str]) -> str | None:

@@ -1,7 +1,7 @@
 """Planning one round of the link worker: which queued triggers to decide now, and how.
 
 Pure, like the engine beside it: dataclasses in, outcomes out, no database, no PBX, no Django. The
-worker reads a user's queued triggers with what it knows of the user (`presence.link.reads`), asks
+worker reads a user's queued triggers with what it knows of the user (`presence.link.store`), asks
 `plan_user`, and writes what comes back (`triggers.queue`, `presence.link.store`).
 
 For one user's queued triggers, oldest first, the steps are the contract (docs/configuration.md):
@@ -23,11 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from presence import engine
-from presence.engine import EngineConfig, Presence, PresetSpec, Sent, UserMemory
+from presence.engine import LOCK, EngineConfig, Presence, PresetSpec, Sent, UserMemory
 
 HEARTBEAT = "heartbeat"
-LOCK, UNLOCK = "lock", "unlock"
-BUTTON = "button"
+UNLOCK = "unlock"
 
 
 @dataclass(frozen=True)

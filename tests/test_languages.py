@@ -161,10 +161,10 @@ def test_make_runs_hints_follow_language_code(settings, capsys):
     call_command("ensureadmin", stdout=out)
     assert "Das Passwort wird nur dieses eine Mal angezeigt" in out.getvalue()
     assert "login: admin  password: " in out.getvalue()  # the line scripts read stays as it was
-    from presence.management.commands.runheartbeat import Command
+    from presence.demo import myapps_preview_text
 
     settings.MYAPPS_USER_PASSWORD = ""
-    assert "myApps-Benutzer-App aus: Setzen Sie MYAPPS_USER_PASSWORD" in Command().myapps_preview_text()
+    assert "myApps-Benutzer-App aus: Setzen Sie MYAPPS_USER_PASSWORD" in myapps_preview_text()
 
 
 @pytest.fixture

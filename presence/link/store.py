@@ -121,13 +121,14 @@ def read_queue(busy_user_ids: set[int]) -> QueueRead:
         if row[user_at] is None:
             (read.for_devices if trigger.for_device_only else read.orphans).append(trigger)
             continue
-        user = read.users.get(row[user_at]) or _USER.build(row[user_at:state_at])
-        read.users[user.pk] = user
+        user = read.users.get(row[user_at])
+        if user is None:  # the user's first trigger in this round: their columns repeat on the others
+            user = read.users[row[user_at]] = _USER.build(row[user_at:state_at])
+            read.states[user.pk] = _STATE.build(row[state_at:-1]) if row[state_at] is not None else None
+            if row[-1]:
+                read.seated.add(user.guid)
         cache_user(trigger, user)
         read.by_user.setdefault(user.pk, []).append(trigger)
-        read.states[user.pk] = _STATE.build(row[state_at:-1]) if row[state_at] is not None else None
-        if row[-1]:
-            read.seated.add(user.guid)
     return read
 
 

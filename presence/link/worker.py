@@ -78,8 +78,7 @@ class LinkWorker:
         self._wake = asyncio.Event()
         self._licence_poke = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._busy: set[int] = set()
-        self._in_flight_ids: set[int] = set()
+        self._in_flight: dict[int, int] = {}  # user id -> trigger id of its send (one per user at a time)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._writes: list[store.Applied | store.Reported] = []
         self._write_wake = asyncio.Event()
@@ -91,7 +90,6 @@ class LinkWorker:
         self._last_error = ""
         self.lease_lost = False
         self._waiting: dict[str, float] = {}  # guid -> when its first trigger started waiting (monotonic)
-        self._wanted: dict[str, str] = {}
         self._licence_revision: int | None = None
         self._tidied_at = 0.0
         self._planned_at = 0.0
@@ -127,9 +125,7 @@ class LinkWorker:
         task.add_done_callback(self._applying.discard)
 
     async def _resubscribe(self) -> None:
-        wanted = await self.db(store.licensed_subscriptions)
-        self._wanted = wanted
-        self.client.want_subscriptions(wanted)
+        self.client.want_subscriptions(await self.db(store.licensed_subscriptions))
 
     async def _group_send(self, user_id: int, message: dict) -> None:
         layer = get_channel_layer()
@@ -210,7 +206,7 @@ class LinkWorker:
             await self.client.flush_events()
             self._planned_at = time.monotonic()
             waited_out = self._waited_out()
-            written, planned = await self._write_pending_then_plan(set(self._busy), known, waited_out)
+            written, planned = await self._write_pending_then_plan(set(self._in_flight), known, waited_out)
             if not written or planned is None:
                 continue
             for guid in waited_out:
@@ -220,8 +216,7 @@ class LinkWorker:
             for user_id, trigger_id, status, reason in planned.settled_presses:
                 await self._group_send(user_id, outcome_message(trigger_id, status, reason))
             for send in planned.sends:
-                self._busy.add(send.user_id)
-                self._in_flight_ids.add(send.trigger_id)
+                self._in_flight[send.user_id] = send.trigger_id
                 task = asyncio.ensure_future(self._send(send))
                 self._applying.add(task)
                 task.add_done_callback(self._applying.discard)
@@ -258,8 +253,8 @@ class LinkWorker:
             await self._group_send(send.user_id, outcome_message(send.trigger_id, "failed", reason))
 
     def _release(self, send: planning.Send) -> None:
-        self._busy.discard(send.user_id)
-        self._in_flight_ids.discard(send.trigger_id)
+        if self._in_flight.get(send.user_id) == send.trigger_id:
+            del self._in_flight[send.user_id]
         self.wake()  # the user may have more queued
 
     def _queue_write(self, op: store.Applied | store.Reported) -> None:
@@ -327,7 +322,7 @@ class LinkWorker:
         if not guids:
             return
         now = time.monotonic()
-        missing = [g for g in guids if g not in self._wanted]
+        missing = [g for g in guids if not self.client.wants(g)]
         for guid in guids:
             if guid not in self._waiting:
                 self._waiting[guid] = now
@@ -367,7 +362,7 @@ class LinkWorker:
             await asyncio.sleep(10)
             try:
                 fired = await self.db(store.expire_heartbeats)
-                in_flight = set(self._in_flight_ids)
+                in_flight = set(self._in_flight.values())
                 grace = dt.timedelta(seconds=self.config.request_timeout * 3)
                 fired += await self.db(queue.reset_stale_claims, in_flight, grace)
             except Exception:

@@ -319,6 +319,10 @@ class PbxClient:
         self._wanted = dict(users)
         self._wanted_changed.set()
 
+    def wants(self, guid: str) -> bool:
+        """Whether the user is among those last declared by `want_subscriptions`."""
+        return guid in self._wanted
+
     # ----- one connection ---------------------------------------------------------------------
 
     async def _session(self) -> None:

@@ -163,7 +163,6 @@ class PbxSimulator:
         self.received: list[dict] = []
         self.keepalives = 0
         self.logins = 0
-        self.login_attempts = 0
         # time.monotonic() of each AppLogin, in order: tests read the client's back-off from the gaps.
         self.login_times: list[float] = []
         self.last_login: dict | None = None
@@ -183,6 +182,11 @@ class PbxSimulator:
     @property
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}{WS_PATH}"
+
+    @property
+    def login_attempts(self) -> int:
+        """AppLogins received, accepted or refused."""
+        return len(self.login_times)
 
     @property
     def connections(self) -> int:
@@ -405,7 +409,6 @@ class PbxSimulator:
         await self._send(conn, {"mt": "AppChallengeResult", "challenge": conn.challenge})
 
     async def _app_login(self, conn: _SimConnection, message: dict) -> None:
-        self.login_attempts += 1
         self.login_times.append(time.monotonic())
         self.last_login = dict(message)
         challenge, conn.challenge = conn.challenge, None

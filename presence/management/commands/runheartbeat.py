@@ -117,7 +117,7 @@ class Command(BaseCommand):
         server.run()
 
     async def background(self, stop: asyncio.Event) -> None:
-        from presence.demo import DEMO_USERS, demo_apps, demo_users
+        from presence.demo import DEMO_USERS, demo_apps, demo_users, myapps_preview_text
         from presence.link.runner import hold_link
         from presence.link.worker import link_config
         from presence.myapps import preview
@@ -142,7 +142,7 @@ class Command(BaseCommand):
                 % {"url": simulator.url}
             )
             preview.use_simulator(simulator, asyncio.get_running_loop())
-            self.stdout.write(self.myapps_preview_text())
+            self.stdout.write(myapps_preview_text())
             config = link_config(url=simulator.url, password=password)
             logins = [login for login, _, _ in DEMO_USERS]
             asyncio.ensure_future(self.seed_demo(logins)).add_done_callback(_log_failure)
@@ -152,29 +152,6 @@ class Command(BaseCommand):
             if simulator is not None:
                 preview.forget_simulator()
                 await simulator.stop()
-
-    def myapps_preview_text(self) -> str:
-        """Where to see the myApps apps without a PBX (or why they are off)."""
-        from presence.myapps.config import ADMIN, USER, app_object
-
-        base = f"{settings.PUBLIC_URL}/myapps/preview"
-        lines = []
-        if app_object(USER).enabled:
-            lines.append(
-                gettext("myApps user app preview:  %(url)s   (erin has no user app: %(erin)s)")
-                % {"url": f"{base}?user=alice", "erin": f"{base}?user=erin"}
-            )
-        if app_object(ADMIN).enabled:
-            lines.append(gettext("myApps admin app preview: %(url)s") % {"url": f"{base}?app=admin&user=admin"})
-        for role, setting in ((USER, "MYAPPS_USER_PASSWORD"), (ADMIN, "MYAPPS_ADMIN_PASSWORD")):
-            if not app_object(role).enabled:
-                text = (
-                    gettext("myApps user app off: set %(setting)s (make run writes it into .env).")
-                    if role == USER
-                    else gettext("myApps admin app off: set %(setting)s (make run writes it into .env).")
-                )
-                lines.append(text % {"setting": setting})
-        return "\n".join(lines)
 
     async def seed_demo(self, logins: list[str]) -> None:
         """Once the simulator's users are replicated: licence the demo users, offer a demo API key."""
