@@ -17,6 +17,7 @@ are blocked. The admin app's socket only hands out a one-time ticket that the pa
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -47,7 +48,7 @@ def language_of(scope: dict) -> str:
     return app_language(values[0])
 
 
-class AppSocket(AsyncJsonWebsocketConsumer):
+class AppSocket(AsyncJsonWebsocketConsumer, ABC):
     """The sign-in both apps share; `signed_in` and `command` are each app's own."""
 
     role: str = ""
@@ -115,8 +116,9 @@ class AppSocket(AsyncJsonWebsocketConsumer):
         await self.send_json({"mt": "AppLoginResult", "ok": False, "error": error, "code": refusal.code})
         await self.close(code=CLOSE_REFUSED)
 
+    @abstractmethod
     async def signed_in(self, user: PbxUser) -> None:
-        raise NotImplementedError
+        """After a good AppLogin: answer it (`AppLoginResult` ok) and start the app, or refuse after all."""
 
     async def command(self, mt: str | None, content: dict) -> None:
         await self.send_json({"mt": "Error", "error": self.say(NO_SUCH_COMMAND, mt=repr(mt))})
