@@ -164,9 +164,9 @@ class UserAppSocket(AppSocket):
 
     # ---- from the PBX link worker, for this user only (presence/link/pagefeed.py) -----------------
     async def presence_changed(self, event: dict) -> None:
-        view = services.presence_view(event.get("activity", ""), event.get("note", ""))
         with translation.override(self.lang):
-            await self.send_json(userapp.presence(view))
+            view = services.presence_view(event.get("activity", ""), event.get("note", ""))
+        await self.send_json(userapp.presence(view))
 
     async def trigger_outcome(self, event: dict) -> None:
         reason = event.get("reason", "")
