@@ -33,7 +33,6 @@ from presence.myapps import signin, tokens, userapp
 from presence.myapps.config import ADMIN, USER, app_language, app_object
 from presence.myapps.signin import SignInRefused
 from presence.userpage import services
-from presence.wording import DECISIONS
 
 CLOSE_REFUSED = 4403
 MAX_MESSAGE = 32 * 1024
@@ -169,12 +168,9 @@ class UserAppSocket(AppSocket):
         await self.send_json(userapp.presence(view))
 
     async def trigger_outcome(self, event: dict) -> None:
-        reason = event.get("reason", "")
         with translation.override(self.lang):
-            text = DECISIONS(reason)  # the trigger log's English reason, said in the app's language
-        await self.send_json(
-            {"mt": "Outcome", "id": event["id"], "status": event["status"], "reason": reason, "reason_text": text}
-        )
+            outcome = services.outcome_view(event)
+        await self.send_json({"mt": "Outcome", **outcome})
 
 
 class AdminAppSocket(AppSocket):
