@@ -17,6 +17,7 @@ are blocked. The admin app's socket only hands out a one-time ticket that the pa
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -32,7 +33,6 @@ from presence.myapps import signin, tokens, userapp
 from presence.myapps.config import ADMIN, USER, app_language, app_object
 from presence.myapps.signin import SignInRefused
 from presence.userpage import services
-from presence.wording import DECISIONS
 
 CLOSE_REFUSED = 4403
 MAX_MESSAGE = 32 * 1024
@@ -47,7 +47,7 @@ def language_of(scope: dict) -> str:
     return app_language(values[0])
 
 
-class AppSocket(AsyncJsonWebsocketConsumer):
+class AppSocket(AsyncJsonWebsocketConsumer, ABC):
     """The sign-in both apps share; `signed_in` and `command` are each app's own."""
 
     role: str = ""
@@ -115,8 +115,9 @@ class AppSocket(AsyncJsonWebsocketConsumer):
         await self.send_json({"mt": "AppLoginResult", "ok": False, "error": error, "code": refusal.code})
         await self.close(code=CLOSE_REFUSED)
 
+    @abstractmethod
     async def signed_in(self, user: PbxUser) -> None:
-        raise NotImplementedError
+        """After a good AppLogin: answer it (`AppLoginResult` ok) and start the app, or refuse after all."""
 
     async def command(self, mt: str | None, content: dict) -> None:
         await self.send_json({"mt": "Error", "error": self.say(NO_SUCH_COMMAND, mt=repr(mt))})
@@ -162,17 +163,14 @@ class UserAppSocket(AppSocket):
 
     # ---- from the PBX link worker, for this user only (presence/link/pagefeed.py) -----------------
     async def presence_changed(self, event: dict) -> None:
-        view = services.presence_view(event.get("activity", ""), event.get("note", ""))
         with translation.override(self.lang):
-            await self.send_json(userapp.presence(view))
+            view = services.presence_view(event.get("activity", ""), event.get("note", ""))
+        await self.send_json(userapp.presence(view))
 
     async def trigger_outcome(self, event: dict) -> None:
-        reason = event.get("reason", "")
         with translation.override(self.lang):
-            text = DECISIONS(reason)  # the trigger log's English reason, said in the app's language
-        await self.send_json(
-            {"mt": "Outcome", "id": event["id"], "status": event["status"], "reason": reason, "reason_text": text}
-        )
+            outcome = services.outcome_view(event)
+        await self.send_json({"mt": "Outcome", **outcome})
 
 
 class AdminAppSocket(AppSocket):

@@ -17,7 +17,6 @@ from presence.userpage import services
 from triggers.queue import Refused
 
 KEY_NAME = "myApps user app"
-ACTIVITY_LABELS = {"": _("Available"), "away": _("Away"), "busy": _("Busy"), "dnd": _("Do not disturb")}
 REFUSALS = {
     "not_licensed": _("You have no licence for automatic presence. Ask your administrator to switch it on."),
     "licence_expired": _("The licence of this service has expired: presence cannot be changed here."),
@@ -33,9 +32,8 @@ def refusal_text(code: str, fallback: str) -> str:
 
 
 def presence(view: dict) -> dict:
-    """A presence from `services.presence_view`, labelled in the app's language."""
-    label = ACTIVITY_LABELS.get(view.get("activity", ""))
-    return {**view, "mt": "Presence", "label": str(label) if label is not None else view["label"]}
+    """A presence from `services.presence_view` (made in the app's language) as the app's message."""
+    return {**view, "mt": "Presence"}
 
 
 def state(user_id: int) -> dict:

@@ -169,6 +169,7 @@ def admin_open_from_myapps(request: HttpRequest) -> HttpResponse:
 def admin_overview(request: HttpRequest) -> HttpResponse:
     """The framed admin's home page: the reference product's admin app at a glance, then the admin's apps."""
     user = request.user
+    licence = licence_status() if user.has_perm("licensing.view_licence") else None
     extra = {
         "trigger_url": trigger_url(),
         "api_keys": (
@@ -181,8 +182,8 @@ def admin_overview(request: HttpRequest) -> HttpResponse:
             list(EventRule.objects.select_related("preset")) if user.has_perm("presence.view_eventrule") else None
         ),
         "override_rules": OverrideRule.objects.count() if user.has_perm("presence.view_overriderule") else None,
-        "licence": licence_status() if user.has_perm("licensing.view_licence") else None,
-        "licence_message": LICENCE(licence_status()["message"]) if user.has_perm("licensing.view_licence") else "",
+        "licence": licence,
+        "licence_message": LICENCE(licence["message"]) if licence is not None else "",
         # The seat count is small (bounded by the licence); the directory is not counted (50,000 users).
         "users": {"licensed": Seat.objects.count()} if user.has_perm("presence.view_pbxuser") else None,
     }

@@ -23,7 +23,6 @@ from presence.link.pagefeed import presence_group
 from presence.models import PbxUser
 from presence.userpage import services
 from presence.userpage.signout import session_group
-from presence.wording import DECISIONS
 from triggers.queue import Refused
 
 log = logging.getLogger("presence.userpage")
@@ -86,12 +85,9 @@ class PresenceSocket(AsyncJsonWebsocketConsumer):
         await self.close(code=CLOSE_NOT_SIGNED_IN)
 
     async def trigger_outcome(self, event: dict) -> None:
-        reason = event.get("reason", "")
         with translation.override(self.lang):
-            text = DECISIONS(reason)
-        await self.send_json(
-            {"type": "outcome", "id": event["id"], "status": event["status"], "reason": reason, "reason_text": text}
-        )
+            outcome = services.outcome_view(event)
+        await self.send_json({"type": "outcome", **outcome})
 
 
 def _fresh_presence(user_id: int, lang: str) -> dict:

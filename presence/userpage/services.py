@@ -87,6 +87,13 @@ def presence_view(activity: str, note: str) -> dict:
     }
 
 
+def outcome_view(event: dict) -> dict:
+    """A press's outcome from the link worker (`pagefeed.outcome_message`), its reason said in the active
+    language: `reason` stays the trigger log's English (the scripts compare it), `reason_text` is for people."""
+    reason = event.get("reason", "")
+    return {"id": event["id"], "status": event["status"], "reason": reason, "reason_text": DECISIONS(reason)}
+
+
 def current_presence(user: PbxUser) -> dict:
     """The user's `tel:` presence (the entry this service sets), as `presence_view` shows it."""
     entry = user.contact(settings.PBX_CONTACT)

@@ -25,7 +25,7 @@ from django.contrib.auth.middleware import PersistentRemoteUserMiddleware
 from django.db import IntegrityError, transaction
 
 from presence.identity import IdentityError, resolve_user
-from presence.models import AccountLink, ServiceSettings
+from presence.models import AccountLink
 
 log = logging.getLogger("presence.sso")
 
@@ -52,7 +52,7 @@ class ProxyHeaderSSOMiddleware(PersistentRemoteUserMiddleware):
 def pbx_guid_for(username: str) -> str:
     """The GUID of the PBX user `username` names (identity matching), or "" when none or several."""
     try:
-        return resolve_user(username, strip=ServiceSettings.current().strip_domain).user.guid
+        return resolve_user(username).user.guid  # strips the domain where the admin allows it
     except IdentityError:
         return ""
 

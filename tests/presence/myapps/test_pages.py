@@ -10,6 +10,7 @@ import pytest
 from django.utils import translation
 
 from presence.myapps import signin, userapp, views
+from presence.userpage import services
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +62,7 @@ def everything_the_apps_say() -> list[str]:
         *map(str, views.STRINGS.values()),
         *map(str, signin.MESSAGES.values()),
         *map(str, userapp.REFUSALS.values()),
-        *map(str, userapp.ACTIVITY_LABELS.values()),
+        *map(str, services.ACTIVITY_LABELS.values()),
     ]
 
 
