@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.e2e.stack import Server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -157,13 +163,13 @@ def key(transactional_db) -> str:
     return ApiKey.create("e2e")[1]
 
 
-@pytest.fixture
-def server(sim, rules, licensed, key):
-    """`runheartbeat` against the simulator, with the directory replicated and the link up."""
+@contextmanager
+def linked_server(sim, name: str = "server") -> Iterator[Server]:
+    """`runheartbeat` against the simulator, handed over once the link is up and the directory replicated."""
     from presence.models import LinkStatus, PbxUser
     from tests.e2e.stack import Server, wait_until
 
-    process = Server(sim.simulator.url, SIM_PASSWORD)
+    process = Server(sim.simulator.url, SIM_PASSWORD, name=name)
     try:
         wait_until(lambda: LinkStatus.objects.filter(connected=True).exists(), 60, message="the PBX link")
         count = len(sim.simulator.users)
@@ -171,3 +177,10 @@ def server(sim, rules, licensed, key):
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def server(sim, rules, licensed, key):
+    """`runheartbeat` against the simulator, with the directory replicated and the link up."""
+    with linked_server(sim) as process:
+        yield process
