@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.services import in_ci
+
 if TYPE_CHECKING:
     from tests.e2e.stack import Server
 
@@ -37,10 +39,6 @@ BROWSER_WAIT_MS = 30_000
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 @pytest.fixture(scope="module")
 def chromium():
     """One browser per module; each test gets its own context (cookies) through `page`.
@@ -50,7 +48,7 @@ def chromium():
     """
     if not os.path.exists(CHROMIUM) or shutil.which("chromium") is None:
         message = f"Debian's chromium is not installed ({CHROMIUM}): apt-get install -y chromium"
-        if _in_ci():
+        if in_ci():
             pytest.fail(message)
         print("\n" + "!" * 78 + f"\n!! SKIPPING browser tests: {message}\n" + "!" * 78)
         pytest.skip(message)
