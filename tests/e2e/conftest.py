@@ -32,6 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+DOCS = OUTPUT.parent / "docs" / "screenshots"
 BROWSER_WAIT_MS = 30_000
 
 # Playwright's sync API and Django's live server both run their own threads; Django refuses ORM
@@ -95,6 +96,15 @@ def screenshot(page, name: str) -> Path:
     path = OUTPUT / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def evidence(page, name: str, *, full_page: bool = True) -> None:
+    """screenshot(), and the same into docs/screenshots/ when DOCS_SCREENSHOTS asks for it (the docs show
+    these pages; `full_page=False` takes the viewport only there)."""
+    screenshot(page, name)
+    if os.environ.get("DOCS_SCREENSHOTS"):
+        DOCS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOCS / f"{name}.png"), full_page=full_page)
 
 
 def admin_login(page, live_server_url: str, username: str, password: str) -> None:
