@@ -80,26 +80,21 @@ def test_postgresql_binds_server_side_and_prepares_statements_unless_switched_of
     env = {"SECRET_KEY": "k" * 50, "API_KEY_PEPPER": "p" * 32, "DATABASE_URL": "postgres://u@db.example/heartbeat"}
     if value is not None:
         env["DB_SERVER_SIDE_BINDING"] = value
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_URL"))}
-    clean.update({"ENV_FILE": "/nonexistent", "DJANGO_SETTINGS_MODULE": "heartbeat_site.settings", **env})
     code = (
         "from django.conf import settings; options = settings.DATABASES['default'].get('OPTIONS', {}); "
         "print(options.get('server_side_binding', False), options.get('prepare_threshold'))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_settings({"ENV_FILE": "/nonexistent", **env}, code)
     assert result.stdout.strip() == expected, result.stderr
+
+
+# What the tests below set themselves: none of it may leak in from the environment pytest runs in.
+SET_BY_THE_TESTS = ("DB_", "DATABASE_", "TLS_", "VAR_DIR", "ENV_FILE", "PUBLIC_URL", "SECRET_KEY", "API_KEY_PEPPER")
 
 
 def run_settings(env: dict, code: str) -> subprocess.CompletedProcess:
     """`code` after django.setup() under the production settings, in a clean environment, umask 022."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_URL", "VAR_DIR", "ENV_FILE"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(SET_BY_THE_TESTS)}
     clean.update({"DJANGO_SETTINGS_MODULE": "heartbeat_site.settings", **env})
     return subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {code}"],
@@ -141,22 +136,9 @@ def test_an_existing_sqlite_database_is_made_readable_by_its_owner_only(tmp_path
 
 
 def read_settings(env: dict, expression: str) -> subprocess.CompletedProcess:
-    """`expression` evaluated on the real settings in a fresh process with exactly `env` on top."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DB_", "DATABASE_", "TLS_", "VAR_DIR", "PUBLIC_URL", "SECRET_KEY", "API_KEY_PEPPER"))
-    }
-    clean.update({"ENV_FILE": "/nonexistent", "DJANGO_SETTINGS_MODULE": "heartbeat_site.settings"})
-    clean.update({"SECRET_KEY": "k" * 50, "API_KEY_PEPPER": "p" * 32, **env})
-    return subprocess.run(
-        [sys.executable, "-c", f"from django.conf import settings; print({expression})"],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    """`expression` printed from the real settings, with no env file, a valid secret key and pepper, and `env`."""
+    defaults = {"ENV_FILE": "/nonexistent", "SECRET_KEY": "k" * 50, "API_KEY_PEPPER": "p" * 32}
+    return run_settings({**defaults, **env}, f"from django.conf import settings; print({expression})")
 
 
 def test_it_reads_the_database_password_from_a_file_apart_from_the_url(tmp_path):

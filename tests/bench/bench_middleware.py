@@ -11,10 +11,11 @@ Redis; the trivial view touches neither).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
+
+from tests.bench.harness import in_process_test_database
 
 OURS = ("presence.", "axes.", "django.middleware.locale.")
 
@@ -24,17 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heartbeat_site.settings_test")
-    os.environ["BENCH_VIEWS"] = "true"
-    import django
-
-    django.setup()
+    in_process_test_database(bench_views=True)
     from django.conf import settings
     from django.test import Client, override_settings
-    from django.test.utils import setup_databases, setup_test_environment
 
-    setup_test_environment()
-    setup_databases(verbosity=0, interactive=False)
     full = list(settings.MIDDLEWARE)
     variants = {"all": full}
     for name in full:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
+
+from tests.bench.harness import in_process_test_database, licensed_directory, machine, table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,36 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=800)
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heartbeat_site.settings_test")
-    import django
-
-    django.setup()
-    from django.conf import settings
+    in_process_test_database()
     from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCacheClient
     from django.db import connection
     from django.test import Client
-    from django.test.utils import setup_databases, setup_test_environment
     from rest_framework import serializers
 
-    from licensing.models import Seat
-    from presence.models import PbxUser
-    from tests.bench.harness import machine, table
-    from tests.licensing.support import install_licence
-    from triggers.models import ApiKey, Trigger
+    from triggers.models import Trigger
     from triggers.serializers import TriggerInSerializer
 
-    setup_test_environment()
-    setup_databases(verbosity=0, interactive=False)
-    install_licence(settings, seats=5000)
-    users = []
-    for n in range(2000):
-        user = PbxUser(guid=f"{n:032x}", h323=f"user{n}", cn=f"User {n}", emails=[f"user{n}@example.com"])
-        user.fill_keys()
-        users.append(user)
-    PbxUser.objects.bulk_create(users)
-    Seat.objects.bulk_create([Seat(user_guid=u.guid) for u in users])
-    _, key = ApiKey.create("overrides")
+    key = licensed_directory(2000, "overrides")
     client = Client()
     counter = iter(range(10**9))
 

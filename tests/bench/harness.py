@@ -307,6 +307,43 @@ class Stack:
         self.close()
 
 
+def in_process_test_database(*, bench_views: bool = False) -> None:
+    """Django set up in this process on a throwaway test database (the test settings; DATABASE_URL for
+    PostgreSQL): the in-process benchmarks drive the request cycle through the test client and count
+    process CPU time. `bench_views` mounts `/bench/trivial`."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heartbeat_site.settings_test")
+    if bench_views:
+        os.environ["BENCH_VIEWS"] = "true"
+    import django
+
+    django.setup()
+    from django.test.utils import setup_databases, setup_test_environment
+
+    setup_test_environment()
+    setup_databases(verbosity=0, interactive=False)
+
+
+def licensed_directory(users: int, key_name: str) -> str:
+    """`users` PBX users `user<n>` (e-mail `user<n>@example.com`), each with the licence switch on under
+    a licence of 5,000 seats; returns a new API key. After `in_process_test_database()`."""
+    from django.conf import settings
+
+    from licensing.models import Seat
+    from presence.models import PbxUser
+    from tests.licensing.support import install_licence
+    from triggers.models import ApiKey
+
+    install_licence(settings, seats=5000)
+    rows = []
+    for n in range(users):
+        user = PbxUser(guid=f"{n:032x}", h323=f"user{n}", cn=f"User {n}", emails=[f"user{n}@example.com"])
+        user.fill_keys()
+        rows.append(user)
+    PbxUser.objects.bulk_create(rows)
+    Seat.objects.bulk_create([Seat(user_guid=u.guid) for u in rows])
+    return ApiKey.create(key_name)[1]
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """CPU time (user + system) used so far by these processes and their children (gunicorn's workers)."""
     total = 0

@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import os
 import pstats
 import time
+
+from tests.bench.harness import in_process_test_database, licensed_directory
 
 
 def main() -> None:
@@ -25,33 +26,15 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime", help="pstats sort key, e.g. cumulative")
     parser.add_argument("--rows", type=int, default=25)
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heartbeat_site.settings_test")
-    os.environ["BENCH_VIEWS"] = "true"  # the trivial view: what the test client and middleware cost alone
-    import django
-
-    django.setup()
-    from django.conf import settings
+    in_process_test_database(bench_views=True)  # the trivial view: what the test client and middleware cost alone
     from django.test import Client
-    from django.test.utils import setup_databases, setup_test_environment
     from django.utils import timezone
 
-    setup_test_environment()
-    setup_databases(verbosity=0, interactive=False)
-    from licensing.models import Seat
     from presence.link import store
     from presence.models import PbxUser
-    from tests.licensing.support import install_licence
-    from triggers.models import ApiKey, Trigger
+    from triggers.models import Trigger
 
-    install_licence(settings, seats=5000)
-    users = []
-    for n in range(2000):
-        user = PbxUser(guid=f"{n:032x}", h323=f"user{n}", cn=f"User {n}", emails=[f"user{n}@example.com"])
-        user.fill_keys()
-        users.append(user)
-    PbxUser.objects.bulk_create(users)
-    Seat.objects.bulk_create([Seat(user_guid=u.guid) for u in users])
-    _, key = ApiKey.create("profile")
+    key = licensed_directory(2000, "profile")
     client = Client()
 
     def post(count: int) -> None:

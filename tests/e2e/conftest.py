@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.services import in_ci
+
+if TYPE_CHECKING:
+    from tests.e2e.stack import Server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -24,15 +32,12 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+DOCS = OUTPUT.parent / "docs" / "screenshots"
 BROWSER_WAIT_MS = 30_000
 
 # Playwright's sync API and Django's live server both run their own threads; Django refuses ORM
 # calls from a thread that has an event loop unless told this is deliberate.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +49,7 @@ def chromium():
     """
     if not os.path.exists(CHROMIUM) or shutil.which("chromium") is None:
         message = f"Debian's chromium is not installed ({CHROMIUM}): apt-get install -y chromium"
-        if _in_ci():
+        if in_ci():
             pytest.fail(message)
         print("\n" + "!" * 78 + f"\n!! SKIPPING browser tests: {message}\n" + "!" * 78)
         pytest.skip(message)
@@ -91,6 +96,15 @@ def screenshot(page, name: str) -> Path:
     path = OUTPUT / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def evidence(page, name: str, *, full_page: bool = True) -> None:
+    """screenshot(), and the same into docs/screenshots/ when DOCS_SCREENSHOTS asks for it (the docs show
+    these pages; `full_page=False` takes the viewport only there)."""
+    screenshot(page, name)
+    if os.environ.get("DOCS_SCREENSHOTS"):
+        DOCS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOCS / f"{name}.png"), full_page=full_page)
 
 
 def admin_login(page, live_server_url: str, username: str, password: str) -> None:
@@ -157,13 +171,13 @@ def key(transactional_db) -> str:
     return ApiKey.create("e2e")[1]
 
 
-@pytest.fixture
-def server(sim, rules, licensed, key):
-    """`runheartbeat` against the simulator, with the directory replicated and the link up."""
+@contextmanager
+def linked_server(sim, name: str = "server") -> Iterator[Server]:
+    """`runheartbeat` against the simulator, handed over once the link is up and the directory replicated."""
     from presence.models import LinkStatus, PbxUser
     from tests.e2e.stack import Server, wait_until
 
-    process = Server(sim.simulator.url, SIM_PASSWORD)
+    process = Server(sim.simulator.url, SIM_PASSWORD, name=name)
     try:
         wait_until(lambda: LinkStatus.objects.filter(connected=True).exists(), 60, message="the PBX link")
         count = len(sim.simulator.users)
@@ -171,3 +185,10 @@ def server(sim, rules, licensed, key):
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def server(sim, rules, licensed, key):
+    """`runheartbeat` against the simulator, with the directory replicated and the link up."""
+    with linked_server(sim) as process:
+        yield process

@@ -163,3 +163,25 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         time.sleep(interval)
+
+
+def settled(trigger_id: int, timeout: float = 60):
+    """Wait until the worker has decided the trigger (any status but queued); return the row."""
+    from triggers.models import Trigger
+
+    wait_until(
+        lambda: Trigger.objects.filter(pk=trigger_id).exclude(status="queued").exists(),
+        timeout,
+        message=f"trigger {trigger_id} to be decided",
+    )
+    return Trigger.objects.get(pk=trigger_id)
+
+
+def shown(sim, user) -> tuple[str, str]:
+    """(activity, note) the simulated PBX shows for `user`: what colleagues see."""
+
+    def read() -> tuple[str, str]:  # on the simulator's own loop, which changes presences meanwhile
+        entry = sim.simulator.presence_of(user.guid)
+        return entry.get("activity", ""), entry.get("note", "")
+
+    return sim.call(read)

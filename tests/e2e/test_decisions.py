@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from presence.models import OverrideRule, PbxUser, ServiceSettings, UserState
-from tests.e2e.stack import wait_until
+from tests.e2e.stack import settled, wait_until
 from triggers.models import Trigger
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -16,16 +16,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def sent_to(sim, guid: str) -> list[dict]:
     return [m for m in sim.simulator.received if m.get("guid") == guid]
-
-
-def settled(trigger_id: int, timeout: float = 60) -> Trigger:
-    """Wait until the worker has decided the trigger; return the row."""
-    wait_until(
-        lambda: Trigger.objects.filter(pk=trigger_id).exclude(status="queued").exists(),
-        timeout,
-        message=f"trigger {trigger_id} to be decided",
-    )
-    return Trigger.objects.get(pk=trigger_id)
 
 
 def phone(sim, user, activity: str, note: str) -> None:

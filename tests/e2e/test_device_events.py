@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from presence.models import EventRule, PbxUser, Preset
 from presence.pbx.simulator import SimUser
-from tests.e2e.stack import wait_until
+from tests.e2e.stack import settled, shown, wait_until
 from triggers.models import Trigger
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,27 +34,10 @@ def sleep_rules(rules):
     EventRule.objects.create(event="resume", action="restore")
 
 
-def settled(trigger_id: int, timeout: float = 60) -> Trigger:
-    wait_until(
-        lambda: Trigger.objects.filter(pk=trigger_id).exclude(status="queued").exists(),
-        timeout,
-        message=f"trigger {trigger_id} to be decided",
-    )
-    return Trigger.objects.get(pk=trigger_id)
-
-
 def post(server, key: str, **body: str) -> dict:
     code, answer = server.post(key, body)
     assert code == 202, answer
     return answer
-
-
-def shown(sim, user) -> tuple[str, str]:
-    def read() -> tuple[str, str]:  # on the simulator's own loop, which changes presences meanwhile
-        entry = sim.simulator.presence_of(user.guid)
-        return entry.get("activity", ""), entry.get("note", "")
-
-    return sim.call(read)
 
 
 def sent_to(sim, user) -> list[dict]:

@@ -12,23 +12,18 @@ DOCS_SCREENSHOTS=1 also writes the German user page and integration page into do
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from presence.models import Preset
-from tests.e2e.conftest import BROWSER_WAIT_MS, OUTPUT, admin_login, screenshot
+from tests.e2e.conftest import BROWSER_WAIT_MS, OUTPUT, admin_login, evidence
 from tests.e2e.test_user_page import PASSWORD, sign_in, subscribed
 from tests.i18n_support import OUR_ENGLISH, OUR_GERMAN, ours_in
 from tests.licensing.support import install_licence
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.no_licence]
 
-ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs" / "screenshots"
 ADMIN_PASSWORD = "a long admin password"
 # What the browser shows besides the text: titles, button values, placeholders, accessible labels.
 SHOWN_BESIDES_TEXT = """() => [document.title, ...Array.from(
@@ -38,14 +33,6 @@ SHOWN_BESIDES_TEXT = """() => [document.title, ...Array.from(
 
 def shown(page) -> str:
     return page.inner_text("body") + "\n" + page.evaluate(SHOWN_BESIDES_TEXT)
-
-
-def evidence(page, name: str) -> None:
-    """A screenshot in test-output/, and in docs/screenshots/ when DOCS_SCREENSHOTS asks for it."""
-    screenshot(page, name)
-    if os.environ.get("DOCS_SCREENSHOTS"):
-        DOCS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture

@@ -16,10 +16,8 @@ DOCS_SCREENSHOTS=1 also writes the screenshots of both apps into docs/screenshot
 from __future__ import annotations
 
 import http.server
-import os
 import threading
 import time
-from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import parse_qs, urlsplit
 from urllib.request import urlopen
@@ -33,7 +31,7 @@ from presence.demo import DEMO_USERS
 from presence.models import AccountLink, PbxUser, Preset
 from presence.myapps.accounts import GROUP_PERMISSIONS
 from presence.myapps.verify import expected_digest, parse_login
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, evidence
 from tests.e2e.stack import EmbeddedServer, wait_until
 from tests.services import free_port
 from triggers.models import Trigger
@@ -43,16 +41,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 MYAPPS_ENV = {"MYAPPS_USER_PASSWORD": "e2e user app password", "MYAPPS_ADMIN_PASSWORD": "e2e admin app password"}
 DEMO = {h323: f"{n + 1:032x}" for n, (h323, _, _) in enumerate(DEMO_USERS)}  # the demo PBX's GUIDs
 LIGHT, DARK = "rgb(243, 244, 246)", "rgb(28, 31, 34)"
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SLOW = 20_000  # ms: a shared, busy machine; the events themselves are awaited, never a pause
-
-
-def evidence(page, name: str) -> None:
-    """A screenshot in test-output/, and in docs/screenshots/ when DOCS_SCREENSHOTS asks for it."""
-    screenshot(page, name)
-    if os.environ.get("DOCS_SCREENSHOTS"):
-        DOCS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS / f"{name}.png"))
 
 
 @pytest.fixture
@@ -140,10 +129,10 @@ def test_the_user_app_follows_myapps_scheme_and_language(page, embedded):
     app = preview(page, embedded, "user=alice&scheme=dark")
     expect(app.locator("#live")).to_have_text("Live", timeout=SLOW)
     assert background(app) == DARK
-    evidence(page, "myapps-user-dark")
+    evidence(page, "myapps-user-dark", full_page=False)
     page.get_by_role("button", name="Light").click()  # myApps posts SetScheme
     wait_until(lambda: background(app) == LIGHT, 10, message="the light scheme")
-    evidence(page, "myapps-user-light")
+    evidence(page, "myapps-user-light", full_page=False)
 
     page.select_option("#lang", "de")  # myApps posts SetLang: the app reloads in German and signs in again
     expect(app.get_by_role("heading", name="Meine Präsenz setzen")).to_be_visible(timeout=SLOW)
@@ -240,7 +229,7 @@ def test_the_admin_app_signs_in_with_the_groups_rights_and_switches_licences_in_
     expect(app.locator("#overview-presets")).to_contain_text("Do not disturb")
     expect(app.locator("#overview-keys")).to_contain_text(f"{embedded.url}/api/v1/triggers")
     assert background(app) != LIGHT  # the admin's dark theme, as myApps said
-    evidence(page, "myapps-admin-dark")
+    evidence(page, "myapps-admin-dark", full_page=False)
 
     account = AccountLink.objects.select_related("user").get(origin="myapps-admin", pbx_guid=DEMO["admin"]).user
     assert account.pk != superuser.pk and not account.is_superuser and account.is_staff
@@ -257,7 +246,7 @@ def test_the_admin_app_signs_in_with_the_groups_rights_and_switches_licences_in_
     wait_until(lambda: app.locator("html").get_attribute("data-theme") == "light", 10, message="the light theme")
     page.goto(f"{embedded.url}/myapps/preview?app=admin&user=admin&scheme=light")
     expect(app.locator("#overview-users")).to_be_visible(timeout=SLOW)
-    evidence(page, "myapps-admin-light")
+    evidence(page, "myapps-admin-light", full_page=False)
 
 
 @pytest.fixture

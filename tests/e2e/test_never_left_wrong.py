@@ -14,20 +14,11 @@ import pytest
 from django.utils import timezone
 
 from presence.models import LinkStatus, PbxUser
-from tests.e2e.conftest import SIM_PASSWORD
-from tests.e2e.stack import ROOT, Server, child_env, wait_until
+from tests.e2e.conftest import linked_server
+from tests.e2e.stack import ROOT, child_env, settled, shown, wait_until
 from triggers.models import Trigger
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def settled(trigger_id: int, timeout: float = 60) -> Trigger:
-    wait_until(
-        lambda: Trigger.objects.filter(pk=trigger_id).exclude(status="queued").exists(),
-        timeout,
-        message=f"trigger {trigger_id} to be decided",
-    )
-    return Trigger.objects.get(pk=trigger_id)
 
 
 def post(server, key: str, user, event: str, at: dt.datetime | None = None) -> int:
@@ -43,11 +34,6 @@ def sent_to(sim, user) -> list[dict]:
     return [m for m in sim.simulator.received if m.get("guid") == user.guid]
 
 
-def shown(sim, user) -> tuple[str, str]:
-    entry = sim.simulator.presence_of(user.guid)
-    return entry.get("activity", ""), entry.get("note", "")
-
-
 def manage(*args: str) -> str:
     """A management command in its own process, as an administrator runs it beside the server."""
     done = subprocess.run(
@@ -60,14 +46,8 @@ def manage(*args: str) -> str:
 @pytest.fixture
 def unlicensed_server(sim, rules, key):
     """`runheartbeat` with the directory replicated and nobody licensed yet."""
-    process = Server(sim.simulator.url, SIM_PASSWORD, name="server-unlicensed")
-    try:
-        wait_until(lambda: LinkStatus.objects.filter(connected=True).exists(), 60, message="the PBX link")
-        count = len(sim.simulator.users)
-        wait_until(lambda: PbxUser.objects.count() >= count, 60, message="the directory")
+    with linked_server(sim, "server-unlicensed") as process:
         yield process
-    finally:
-        process.stop()
 
 
 def test_licensing_from_the_command_line_reaches_the_running_worker_before_the_first_lock(unlicensed_server, sim, key):

@@ -21,6 +21,7 @@ import tree_sitter_powershell
 from django.urls import reverse
 from tree_sitter import Language, Parser
 
+from tests.services import in_ci
 from triggers import recipes
 from triggers.models import ApiKey, Trigger
 
@@ -55,10 +56,6 @@ def task(name: str, minutes: int = recipes.DEFAULT_HEARTBEAT_MINUTES) -> ET.Elem
 
 def parse_xml(data: bytes) -> ET.Element:
     return ET.fromstring(data)  # noqa: S314 — our own rendered file, not untrusted input
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 # --- Windows Task Scheduler XML -------------------------------------------------------------

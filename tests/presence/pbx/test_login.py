@@ -7,13 +7,13 @@ import itertools
 import json
 import logging
 import re
-import socket
 
 import pytest
 from websockets.asyncio.client import connect
 
 from presence.pbx import LoginFailed, check_login, login_digest
 from presence.pbx.simulator import WS_PATH
+from tests.services import free_port
 
 from . import APP, PASSWORD, config_for, running_client, simulator, wait_until
 
@@ -23,13 +23,6 @@ VECTOR_4_INFO = {
     "appurl": "https://1.2.3.4/example.com/usersapp/innovaphone-users",
     "unlicensed": True,
 }
-
-
-def free_port() -> int:
-    """A port nobody listens on (bound, read, released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_it_logs_in_with_the_documented_app_login() -> None:
