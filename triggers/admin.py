@@ -267,7 +267,7 @@ class TriggerAdmin(admin.ModelAdmin):
             return gettext("Not handed out yet: the link worker does that in its next round.")
         rows = Trigger.objects.filter(parent=obj).select_related("pbx_user").order_by("pbx_user__h323", "id")
         if not rows:
-            return obj.reason or "—"
+            return TRIGGER_LOG(obj.reason) or "—"
         lines = format_html_join(
             "",
             '<tr class="handed-out"><td><a href="{}">#{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
@@ -276,8 +276,8 @@ class TriggerAdmin(admin.ModelAdmin):
                     reverse("admin:triggers_trigger_change", args=[row.pk]),
                     row.pk,
                     row.pbx_user.h323 if row.pbx_user else row.user_value,
-                    row.status,
-                    row.reason or (row.decision or {}).get("rule", ""),
+                    row.get_status_display(),
+                    TRIGGER_LOG(row.reason or (row.decision or {}).get("rule", "")),
                     describe_presence((row.decision or {}).get("after")),
                 )
                 for row in rows

@@ -145,6 +145,19 @@ def test_a_computer_level_trigger_shows_the_decision_it_produced_for_each_user(a
     assert f'href="/admin/triggers/trigger/{device.pk}/change/"' in child
 
 
+def test_a_computer_level_trigger_shows_each_users_status_and_reason_in_the_readers_language(
+    admin_client, alice, make_user
+):
+    device, _made = handed_out_shutdown(alice, make_user("bob"))
+    page = admin_client.get(
+        f"/admin/triggers/trigger/{device.pk}/change/", HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9"
+    ).content.decode()
+    rows = "".join(re.findall(r'<tr class="handed-out">.*?</tr>', page))
+    assert "Angewendet" in rows and "Übersprungen" in rows
+    assert "geschützt: holiday" in rows
+    assert "skipped" not in rows and "applied" not in rows and "protected" not in rows
+
+
 def test_the_trigger_log_filters_computer_level_triggers_and_their_hand_outs(admin_client, alice, make_user):
     device, made = handed_out_shutdown(alice, make_user("bob"))
     Trigger.objects.create(user_value="alice", pbx_user=alice, event="lock", at=alice.created_at)
