@@ -8,10 +8,11 @@ from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
 from django.http import JsonResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from heartbeat_site.helpers import html
 from heartbeat_site.helpers.wording import short_datetime
 from licensing import seats
 from licensing.models import Seat
@@ -89,9 +90,8 @@ class PbxUserAdmin(admin.ModelAdmin):
         if obj.pk is None:
             return "—"
         rows = Trigger.objects.filter(pbx_user=obj).order_by("-received_at")[:20]
-        lines = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        timeline = html.table(
+            [gettext("happened"), gettext("event"), gettext("status"), gettext("why"), gettext("set")],
             (
                 (
                     short_datetime(t.at, seconds=True),
@@ -104,18 +104,7 @@ class PbxUserAdmin(admin.ModelAdmin):
             ),
         )
         url = reverse("admin:triggers_trigger_changelist") + f"?pbx_user__id__exact={obj.pk}"
-        return format_html(
-            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>"
-            '<p><a href="{}">{}</a></p>',
-            gettext("happened"),
-            gettext("event"),
-            gettext("status"),
-            gettext("why"),
-            gettext("set"),
-            lines,
-            url,
-            gettext("All of this user's triggers"),
-        )
+        return format_html('{}<p><a href="{}">{}</a></p>', timeline, url, gettext("All of this user's triggers"))
 
     @admin.display(description=_("devices seen"))
     def devices(self, obj: PbxUser) -> str:
@@ -126,9 +115,8 @@ class PbxUserAdmin(admin.ModelAdmin):
         rows = devices_seen(obj.pk)
         if not rows:
             return gettext("No trigger from a device yet.")
-        lines = format_html_join(
-            "",
-            '<tr class="device"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+        return html.table(
+            [_("device (as last sent)"), _("last event"), _("happened"), _("status")],
             (
                 (
                     row["device"],
@@ -138,14 +126,7 @@ class PbxUserAdmin(admin.ModelAdmin):
                 )
                 for row in rows
             ),
-        )
-        return format_html(
-            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
-            _("device (as last sent)"),
-            _("last event"),
-            _("happened"),
-            _("status"),
-            lines,
+            row_class="device",
         )
 
     def get_queryset(self, request):

@@ -14,10 +14,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from heartbeat_site.helpers import html
 from heartbeat_site.helpers.wording import short_datetime
 from presence.models import ServiceSettings
 from presence.wording import activity_name
@@ -268,13 +269,13 @@ class TriggerAdmin(admin.ModelAdmin):
         rows = Trigger.objects.filter(parent=obj).select_related("pbx_user").order_by("pbx_user__h323", "id")
         if not rows:
             return TRIGGER_LOG(obj.reason) or "—"
-        lines = format_html_join(
-            "",
-            '<tr class="handed-out"><td><a href="{}">#{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+        return html.table(
+            [_("trigger"), _("user"), _("status"), _("why"), _("set")],
             (
                 (
-                    reverse("admin:triggers_trigger_change", args=[row.pk]),
-                    row.pk,
+                    format_html(
+                        '<a href="{}">#{}</a>', reverse("admin:triggers_trigger_change", args=[row.pk]), row.pk
+                    ),
                     row.pbx_user.h323 if row.pbx_user else row.user_value,
                     row.get_status_display(),
                     TRIGGER_LOG(row.reason or (row.decision or {}).get("rule", "")),
@@ -282,15 +283,7 @@ class TriggerAdmin(admin.ModelAdmin):
                 )
                 for row in rows
             ),
-        )
-        return format_html(
-            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
-            _("trigger"),
-            _("user"),
-            _("status"),
-            _("why"),
-            _("set"),
-            lines,
+            row_class="handed-out",
         )
 
     @admin.display(description=_("from computer-level trigger"))
