@@ -117,7 +117,8 @@ def each_day_once(days: list[int]) -> None:
 
 def full_clean(instance: M, skip: tuple[str, ...] = (), **also: str | None) -> M:
     """The instance, once neither the model's own validation (lengths, choices, validators, clean()) nor
-    `also` (a problem by field, or None) found a problem. The serializer checks `skip` in its own terms."""
+    `also` (a problem by field, or None) found a problem. The serializer checks `skip` in its own terms;
+    a field's problem in `also` says in the file's terms what the model found there, so it stands alone."""
     problems: dict[str, list[str]] = {}
     try:
         instance.full_clean(exclude=skip, validate_unique=False, validate_constraints=False)
@@ -125,7 +126,7 @@ def full_clean(instance: M, skip: tuple[str, ...] = (), **also: str | None) -> M
         problems = {name: messages for name, messages in exc.message_dict.items() if name not in skip}
     for name, message in also.items():
         if message:
-            problems.setdefault(name, []).append(message)
+            problems[name] = [message]
     if problems:
         raise ValidationError(problems)
     return instance

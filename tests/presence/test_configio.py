@@ -491,3 +491,14 @@ def test_it_reports_in_english_whatever_language_is_active(exported: dict, tmp_p
 
     assert "settings.debounce_seconds: A valid integer is required." in str(raised.value)
     assert "event_rules[0].action: Value 'wave' is not a valid choice." in str(raised.value)
+
+
+def test_a_broken_regex_is_reported_once_in_the_files_terms(exported: dict, tmp_path: Path) -> None:
+    exported["override_rules"][0]["note_match"] = "regex"
+    exported["override_rules"][0]["note_pattern"] = "holiday ("
+
+    with pytest.raises(CommandError) as raised:
+        import_file(write(tmp_path, exported))
+
+    assert str(raised.value).count("override_rules[0].note_pattern") == 1
+    assert "Not a regular expression the rules can use" not in str(raised.value)
